@@ -1,0 +1,77 @@
+/* -*- c++ -*- ----------------------------------------------------------
+   mdsentry - fix sentry: the extrapolation watch
+
+   Every N steps classifies the current frame by its deviation:
+     value < lo         trusted
+     lo <= value < hi   candidate (recorded, optionally written as a frame)
+     value >= hi        above: recorded; with halt yes the run stops cleanly
+                        on every rank at this step, like fix halt.
+   This is the one place where the halt is decided.
+------------------------------------------------------------------------- */
+
+#ifndef MDSENTRY_FIX_SENTRY_H
+#define MDSENTRY_FIX_SENTRY_H
+
+#include "fix.h"
+
+#include <array>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace LAMMPS_NS {
+
+class FixSentry : public Fix {
+ public:
+  enum Status { TRUSTED = 0, CANDIDATE = 1, ABOVE = 2 };
+
+  FixSentry(class LAMMPS *, int, char **);
+  ~FixSentry() override;
+  int setmask() override;
+  void init() override;
+  void setup_pre_force(int) override;
+  void setup(int) override;
+  void min_setup(int) override;
+  void pre_force(int) override;
+  void min_pre_force(int) override;
+  void end_of_step() override;
+  void min_post_force(int) override;
+  void post_run() override;
+  double compute_vector(int) override;
+  double compute_array(int, int) override;
+
+ protected:
+  enum Source { COMMITTEE, COMPUTE, VARIABLE };
+
+  double lo, hi;
+  int source;
+  std::string source_id;
+  int source_index;
+  int haltflag;
+
+  class PairCommittee *pair;
+  class Compute *compute;
+  int ivar;
+
+  // running record, identical on every rank
+  bigint ntrusted, ncandidate, nabove;
+  int halted, halted_this_run;
+  bigint last_trusted_step, halt_step, last_step;
+  double last_value;
+  tagint last_atom;
+  std::vector<std::array<double, 4>> records;    // step, value, atom ID, status
+
+  std::string log_file, frames_file;
+  FILE *logfp, *framesfp;
+  std::vector<std::string> elements;
+
+  void find_source();
+  void request();
+  void check();
+  double evaluate(tagint &);
+  void write_frame(bigint, double, int);
+};
+
+}    // namespace LAMMPS_NS
+
+#endif

@@ -1,0 +1,679 @@
+/* ----------------------------------------------------------------------
+   mdsentry - pair style committee (see pair_committee.h, docs/pair_committee.md)
+------------------------------------------------------------------------- */
+
+#include "pair_committee.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neighbor.h"
+#include "update.h"
+
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+
+using namespace LAMMPS_NS;
+
+/* ---------------------------------------------------------------------- */
+
+PairCommittee::PairCommittee(LAMMPS *lmp) :
+    Pair(lmp), nmax_buf(0), every(0), mean_forces(0), rel_f(0), rel_v(0), eps_f(0.0), eps_v(0.0),
+    out_freq(0), out_append(0), fp(nullptr), last_out_step(-1), devi_flag(0), devi_request(0),
+    devi_step(-1), devi_atom(nullptr), nmax_devi(0)
+{
+  restartinfo = 0;
+  respa_enable = 0;
+  one_coeff = 0;
+  writedata = 0;
+  reinitflag = 0;
+
+  // compute pair committee sums pvector over ranks: rank 0 holds the values
+  nextra = NDEVI;
+  pvector = new double[nextra];
+  for (int i = 0; i < NDEVI; i++) pvector[i] = devi[i] = 0.0;
+}
+
+/* ---------------------------------------------------------------------- */
+
+PairCommittee::~PairCommittee()
+{
+  if (copymode) return;
+  clear_members();
+  delete[] pvector;
+  memory->destroy(devi_atom);
+  if (fp) fclose(fp);
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+    memory->destroy(cutghost);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairCommittee::clear_members()
+{
+  for (auto *p : members) delete p;
+  for (auto *b : fbuf) memory->destroy(b);
+  members.clear();
+  member_styles.clear();
+  fbuf.clear();
+  member_seen_step.clear();
+  nmax_buf = 0;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairCommittee::allocate()
+{
+  allocated = 1;
+  const int n = atom->ntypes;
+  memory->create(setflag, n + 1, n + 1, "pair:setflag");
+  for (int i = 1; i <= n; i++)
+    for (int j = i; j <= n; j++) setflag[i][j] = 0;
+  memory->create(cutsq, n + 1, n + 1, "pair:cutsq");
+  memory->create(cutghost, n + 1, n + 1, "pair:cutghost");
+}
+
+/* ----------------------------------------------------------------------
+   pair_style committee [keyword value ...] style1 args1 style2 args2 ...
+------------------------------------------------------------------------- */
+
+void PairCommittee::settings(int narg, char **arg)
+{
+  if (narg < 1) utils::missing_cmd_args(FLERR, "pair_style committee", error);
+
+  clear_members();
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+    memory->destroy(cutghost);
+    allocated = 0;
+  }
+  if (fp) {
+    fclose(fp);
+    fp = nullptr;
+  }
+
+  every = 0;
+  mean_forces = 0;
+  rel_f = rel_v = 0;
+  eps_f = eps_v = 0.0;
+  out_file.clear();
+  out_freq = 0;
+  out_append = 0;
+  bool out_freq_set = false;
+
+  // keywords come first; the first known pair style name starts the members
+
+  int iarg = 0;
+  while (iarg < narg) {
+    const std::string kw = arg[iarg];
+    if (force->pair_map->count(kw)) break;
+    if (iarg + 2 > narg) utils::missing_cmd_args(FLERR, "pair_style committee " + kw, error);
+    const char *val = arg[iarg + 1];
+    if (kw == "every") {
+      every = utils::inumeric(FLERR, val, false, lmp);
+      if (every < 0) error->all(FLERR, "Pair style committee: every must be >= 0, got {}", every);
+    } else if (kw == "forces") {
+      if (strcmp(val, "leader") == 0)
+        mean_forces = 0;
+      else if (strcmp(val, "mean") == 0)
+        mean_forces = 1;
+      else
+        error->all(FLERR, "Pair style committee: forces must be leader or mean, got {}", val);
+    } else if (kw == "relative") {
+      rel_f = 1;
+      eps_f = utils::numeric(FLERR, val, false, lmp);
+      if (eps_f < 0.0) error->all(FLERR, "Pair style committee: relative eps must be >= 0");
+    } else if (kw == "relative_v") {
+      rel_v = 1;
+      eps_v = utils::numeric(FLERR, val, false, lmp);
+      if (eps_v < 0.0) error->all(FLERR, "Pair style committee: relative_v eps must be >= 0");
+    } else if (kw == "out_file") {
+      out_file = val;
+    } else if (kw == "out_freq") {
+      out_freq = utils::inumeric(FLERR, val, false, lmp);
+      if (out_freq < 0) error->all(FLERR, "Pair style committee: out_freq must be >= 0");
+      out_freq_set = true;
+    } else if (kw == "out_append") {
+      out_append = utils::logical(FLERR, val, false, lmp);
+    } else {
+      error->all(FLERR,
+                 "Pair style committee: {} is neither a keyword (every, forces, relative, "
+                 "relative_v, out_file, out_freq, out_append) nor a known pair style",
+                 kw);
+    }
+    iarg += 2;
+  }
+
+  if (iarg >= narg) error->all(FLERR, "Pair style committee needs at least one member pair style");
+
+  // members, split as pair_style hybrid does: each style's arguments run up
+  // to the next known pair style name.  Members are created without the
+  // accelerator suffix: they evaluate into private force buffers, which the
+  // /omp, /kk, /gpu and /intel variants do not support.
+
+  while (iarg < narg) {
+    const std::string style = arg[iarg];
+    const int index = static_cast<int>(members.size()) + 1;
+    if (style == "committee" || utils::strmatch(style, "^hybrid"))
+      error->all(FLERR, "Pair style committee member {} cannot be {}", index, style);
+    if (utils::strmatch(style, "/(omp|kk|kk/host|kk/device|gpu|intel)$"))
+      error->all(FLERR,
+                 "Pair style committee member {} is the accelerated variant {}: members evaluate "
+                 "into private force buffers, which accelerator styles do not support; use the "
+                 "plain style (a -sf suffix is applied to the committee, not to its members)",
+                 index, style);
+    int sflag = 0;
+    Pair *p = force->new_pair(style, 0, sflag);
+    if (!p) error->all(FLERR, "Pair style committee: cannot create member {} ({})", index, style);
+
+    int jarg = iarg + 1;
+    while (jarg < narg && !force->pair_map->count(arg[jarg])) jarg++;
+    p->settings(jarg - iarg - 1, &arg[iarg + 1]);
+
+    members.push_back(p);
+    member_styles.push_back(style);
+    fbuf.push_back(nullptr);
+    member_seen_step.push_back(-1);
+    iarg = jarg;
+  }
+
+  if (lmp->suffix_enable && comm->me == 0)
+    utils::logmesg(lmp, "pair committee: members run as plain styles (suffix {} not applied)\n",
+                   lmp->suffix ? lmp->suffix : "");
+
+  // deepmd-kit's default output frequency is 100 steps
+  if (!out_file.empty() && !out_freq_set) out_freq = (every > 0) ? every : 100;
+  if (out_freq > 0 && out_file.empty()) out_file = "model_devi.out";
+
+  if (!out_file.empty() && comm->me == 0) {
+    fp = fopen(out_file.c_str(), out_append ? "a" : "w");
+    if (!fp)
+      error->one(FLERR, "Pair style committee: cannot open {}: {}", out_file,
+                 utils::getsyserror());
+    if (!out_append) {
+      fprintf(fp, "#%11s%19s%19s%19s%19s%19s%19s\n", "step", "max_devi_v", "min_devi_v",
+              "avg_devi_v", "max_devi_f", "min_devi_f", "avg_devi_f");
+      fflush(fp);
+    }
+  }
+  last_out_step = -1;
+  devi_step = -1;
+
+  set_flags_from_members();
+}
+
+/* ----------------------------------------------------------------------
+   top-level flags derived from the members
+------------------------------------------------------------------------- */
+
+void PairCommittee::set_flags_from_members()
+{
+  const int n = nmembers();
+  comm_forward = 0;
+  comm_reverse_off = 0;
+  comm_reverse = 3 * n;    // all member force buffers travel in one reverse comm
+  manybody_flag = no_virial_fdotr_compute = ghostneigh = finitecutflag = 0;
+  single_enable = 1;
+  int centroid = members[0]->centroidstressflag;
+
+  for (int m = 0; m < n; m++) {
+    Pair *p = members[m];
+    comm_forward = MAX(comm_forward, p->comm_forward);
+    comm_reverse = MAX(comm_reverse, p->comm_reverse);
+    comm_reverse_off = MAX(comm_reverse_off, p->comm_reverse_off);
+    if (p->manybody_flag) manybody_flag = 1;
+    if (p->no_virial_fdotr_compute) no_virial_fdotr_compute = 1;
+    if (p->ghostneigh) ghostneigh = 1;
+    if (p->finitecutflag) finitecutflag = 1;
+    if ((mean_forces || m == 0) && !p->single_enable) single_enable = 0;
+    if (p->centroidstressflag != centroid) centroid = CENTROID_NOTAVAIL;
+  }
+  centroidstressflag = centroid;
+
+  // long-range solvers talk to the pair style that drives the dynamics
+  Pair *lead = members[0];
+  ewaldflag = lead->ewaldflag;
+  pppmflag = lead->pppmflag;
+  msmflag = lead->msmflag;
+  dispersionflag = lead->dispersionflag;
+  tip4pflag = lead->tip4pflag;
+  dipoleflag = lead->dipoleflag;
+  spinflag = lead->spinflag;
+}
+
+/* ----------------------------------------------------------------------
+   pair_coeff I J m args ...  -> member m receives "I J args ..."
+------------------------------------------------------------------------- */
+
+void PairCommittee::coeff(int narg, char **arg)
+{
+  if (narg < 3)
+    error->all(FLERR,
+               "Incorrect args for pair coefficients: pair_coeff I J m args ... "
+               "(m = committee member, 1-based)");
+  if (members.empty()) error->all(FLERR, "Pair style committee has no members");
+  if (!allocated) allocate();
+
+  const int m = utils::inumeric(FLERR, arg[2], false, lmp);
+  if (m < 1 || m > nmembers())
+    error->all(FLERR, "pair_coeff for committee member {}, but the committee has {} member(s)", m,
+               nmembers());
+  Pair *p = members[m - 1];
+  if (p->one_coeff && (strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0))
+    error->all(FLERR, "Committee member {} ({}) takes a single pair_coeff * * {} ...", m,
+               member_styles[m - 1], m);
+
+  std::vector<char *> margs;
+  margs.push_back(arg[0]);
+  margs.push_back(arg[1]);
+  for (int i = 3; i < narg; i++) margs.push_back(arg[i]);
+  p->coeff(static_cast<int>(margs.size()), margs.data());
+
+  // a type pair counts as set once any member has it; init_style() names
+  // the member whose coefficients are missing
+  const int n = atom->ntypes;
+  for (int i = 1; i <= n; i++)
+    for (int j = i; j <= n; j++)
+      if (p->allocated && p->setflag[i][j]) setflag[i][j] = 1;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairCommittee::init_style()
+{
+  if (members.empty()) error->all(FLERR, "Pair style committee has no members");
+  const int n = atom->ntypes;
+  for (int m = 0; m < nmembers(); m++) {
+    Pair *p = members[m];
+    if (!p->allocated)
+      error->all(FLERR, "Committee member {} ({}) has no coefficients: use pair_coeff I J {} ...",
+                 m + 1, member_styles[m], m + 1);
+    for (int i = 1; i <= n; i++)
+      if (!p->setflag[i][i])
+        error->all(FLERR, "Committee member {} ({}): pair coefficients for type {} are not set",
+                   m + 1, member_styles[m], i);
+    p->cutforce = 0.0;
+    p->init_style();
+    member_seen_step[m] = -1;    // a fresh neighbor list is coming
+  }
+  set_flags_from_members();
+}
+
+/* ---------------------------------------------------------------------- */
+
+double PairCommittee::init_one(int i, int j)
+{
+  double cut = 0.0, et = 0.0, pt = 0.0;
+  const double w = 1.0 / nmembers();
+  if (ghostneigh) cutghost[i][j] = cutghost[j][i] = 0.0;
+
+  for (int m = 0; m < nmembers(); m++) {
+    Pair *p = members[m];
+    const double c = p->init_one(i, j);
+    p->cutsq[i][j] = p->cutsq[j][i] = c * c;
+    p->cutforce = MAX(p->cutforce, c);
+    cut = MAX(cut, c);
+    if (p->ghostneigh)
+      cutghost[i][j] = cutghost[j][i] = MAX(cutghost[i][j], p->cutghost[i][j]);
+    if (tail_flag) {
+      if (mean_forces) {
+        et += w * p->etail_ij;
+        pt += w * p->ptail_ij;
+      } else if (m == 0) {
+        et = p->etail_ij;
+        pt = p->ptail_ij;
+      }
+    }
+  }
+  etail_ij = et;
+  ptail_ij = pt;
+  return cut;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairCommittee::setup()
+{
+  for (auto *p : members) p->setup();
+}
+
+void PairCommittee::finish()
+{
+  for (auto *p : members) p->finish();
+}
+
+void PairCommittee::modify_params(int narg, char **arg)
+{
+  Pair::modify_params(narg, arg);
+  for (auto *p : members) p->modify_params(narg, arg);
+}
+
+/* ---------------------------------------------------------------------- */
+
+double PairCommittee::single(int i, int j, int itype, int jtype, double rsq, double factor_coul,
+                             double factor_lj, double &fforce)
+{
+  if (!mean_forces) return members[0]->single(i, j, itype, jtype, rsq, factor_coul, factor_lj, fforce);
+  const double w = 1.0 / nmembers();
+  double eng = 0.0;
+  fforce = 0.0;
+  for (auto *p : members) {
+    double fone = 0.0;
+    eng += w * p->single(i, j, itype, jtype, rsq, factor_coul, factor_lj, fone);
+    fforce += w * fone;
+  }
+  return eng;
+}
+
+/* ---------------------------------------------------------------------- */
+
+bool PairCommittee::deviation_needed() const
+{
+  const bigint step = update->ntimestep;
+  if (devi_request || devi_flag || eflag_global) return true;
+  if (every > 0 && step % every == 0) return true;
+  if (out_freq > 0 && step % out_freq == 0) return true;
+  return false;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairCommittee::compute(int eflag, int vflag)
+{
+  ev_init(eflag, vflag);
+  // never report a stale value, whatever flags the caller passed
+  eng_vdwl = eng_coul = 0.0;
+  for (double &v : virial) v = 0.0;
+
+  const bool devi_now = deviation_needed();
+  if (devi_now || mean_forces)
+    compute_all_members(eflag, vflag, devi_now);
+  else
+    compute_leader_only(eflag, vflag);
+  devi_request = 0;
+}
+
+/* ----------------------------------------------------------------------
+   a member evaluated less often than the neighbor list is rebuilt must not
+   trust neighbor->ago (deepmd-kit reuses its own list copy while ago > 0)
+------------------------------------------------------------------------- */
+
+namespace {
+struct AgoGuard {
+  Neighbor *neighbor;
+  int saved;
+  AgoGuard(Neighbor *n, bigint seen) : neighbor(n), saved(n->ago)
+  {
+    if (seen < n->lastcall) n->ago = 0;
+  }
+  ~AgoGuard() { neighbor->ago = saved; }
+};
+}    // namespace
+
+void PairCommittee::compute_leader_only(int eflag, int vflag)
+{
+  {
+    AgoGuard guard(neighbor, member_seen_step[0]);
+    members[0]->compute(eflag, vflag);
+  }
+  member_seen_step[0] = update->ntimestep;
+  take_energy_virial(eflag, vflag);
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairCommittee::compute_all_members(int eflag, int vflag, bool devi_now)
+{
+  const int n = nmembers();
+  const int nall = atom->nlocal + atom->nghost;
+
+  if (atom->nmax > nmax_buf) {
+    nmax_buf = atom->nmax;
+    for (int m = 0; m < n; m++) memory->grow(fbuf[m], nmax_buf, 3, "pair:committee:fbuf");
+  }
+
+  // members always tally energy and virial when a deviation is wanted
+  int eflag_m = eflag, vflag_m = vflag;
+  if (devi_now) {
+    eflag_m |= ENERGY_GLOBAL;
+    if (!(vflag_m & (VIRIAL_PAIR | VIRIAL_FDOTR)))
+      vflag_m |= no_virial_fdotr_compute ? VIRIAL_PAIR : VIRIAL_FDOTR;
+  }
+
+  double **f = atom->f;
+  for (int m = 0; m < n; m++) {
+    double **fm = fbuf[m];
+    if (nall) memset(&fm[0][0], 0, sizeof(double) * 3 * nall);
+    atom->f = fm;
+    {
+      AgoGuard guard(neighbor, member_seen_step[m]);
+      members[m]->compute(eflag_m, vflag_m);
+    }
+    atom->f = f;
+    member_seen_step[m] = update->ntimestep;
+  }
+
+  // driving forces, ghosts included: Verlet's reverse comm completes them
+  if (mean_forces) {
+    const double w = 1.0 / n;
+    for (int i = 0; i < nall; i++)
+      for (int d = 0; d < 3; d++) {
+        double s = 0.0;
+        for (int m = 0; m < n; m++) s += w * fbuf[m][i][d];
+        f[i][d] += s;
+      }
+  } else {
+    double **f0 = fbuf[0];
+    for (int i = 0; i < nall; i++) {
+      f[i][0] += f0[i][0];
+      f[i][1] += f0[i][1];
+      f[i][2] += f0[i][2];
+    }
+  }
+
+  take_energy_virial(eflag, vflag);
+  if (devi_now) deviation_from_buffers();
+}
+
+/* ----------------------------------------------------------------------
+   energies and virials consistent with the driving forces
+------------------------------------------------------------------------- */
+
+void PairCommittee::take_energy_virial(int /*eflag*/, int /*vflag*/)
+{
+  const int n = mean_forces ? nmembers() : 1;
+  const double w = 1.0 / n;
+  const int nlocal = atom->nlocal;
+  const int nall_e = force->newton_pair ? nlocal + atom->nghost : nlocal;
+
+  for (int m = 0; m < n; m++) {
+    Pair *p = members[m];
+    if (eflag_global) {
+      eng_vdwl += (n == 1) ? p->eng_vdwl : w * p->eng_vdwl;
+      eng_coul += (n == 1) ? p->eng_coul : w * p->eng_coul;
+    }
+    if (vflag_global)
+      for (int k = 0; k < 6; k++) virial[k] += (n == 1) ? p->virial[k] : w * p->virial[k];
+    if (eflag_atom && p->eatom)
+      for (int i = 0; i < nall_e; i++) eatom[i] += w * p->eatom[i];
+    if (vflag_atom && p->vatom)
+      for (int i = 0; i < nall_e; i++)
+        for (int k = 0; k < 6; k++) vatom[i][k] += w * p->vatom[i][k];
+    if (cvflag_atom && p->cvatom)
+      for (int i = 0; i < nall_e; i++)
+        for (int k = 0; k < 9; k++) cvatom[i][k] += w * p->cvatom[i][k];
+  }
+}
+
+/* ----------------------------------------------------------------------
+   deepmd-kit model deviation from the members' complete forces
+------------------------------------------------------------------------- */
+
+void PairCommittee::deviation_from_buffers()
+{
+  const int n = nmembers();
+  const int nlocal = atom->nlocal;
+  const double natoms = static_cast<double>(atom->natoms);
+
+  // each member's forces on ghost atoms belong to their owners
+  if (force->newton_pair) comm->reverse_comm(this);
+
+  if (atom->nmax > nmax_devi) {
+    nmax_devi = atom->nmax;
+    memory->grow(devi_atom, nmax_devi, "pair:committee:devi_atom");
+  }
+
+  double fmax = 0.0, fmin = DBL_MAX, fsum = 0.0;
+  for (int i = 0; i < nlocal; i++) {
+    double avg[3] = {0.0, 0.0, 0.0};
+    for (int m = 0; m < n; m++)
+      for (int d = 0; d < 3; d++) avg[d] += fbuf[m][i][d];
+    for (int d = 0; d < 3; d++) avg[d] /= n;
+    double s = 0.0;
+    for (int m = 0; m < n; m++)
+      for (int d = 0; d < 3; d++) {
+        const double diff = fbuf[m][i][d] - avg[d];
+        s += diff * diff;
+      }
+    double sigma = sqrt(s / n);
+    if (rel_f) sigma /= sqrt(avg[0] * avg[0] + avg[1] * avg[1] + avg[2] * avg[2]) + eps_f;
+    devi_atom[i] = sigma;
+    fmax = MAX(fmax, sigma);
+    fmin = MIN(fmin, sigma);
+    fsum += sigma;
+  }
+  double all[3];
+  MPI_Allreduce(&fmax, &all[0], 1, MPI_DOUBLE, MPI_MAX, world);
+  MPI_Allreduce(&fmin, &all[1], 1, MPI_DOUBLE, MPI_MIN, world);
+  MPI_Allreduce(&fsum, &all[2], 1, MPI_DOUBLE, MPI_SUM, world);
+  devi[DEVI_F_MAX] = all[0];
+  devi[DEVI_F_MIN] = all[1];
+  devi[DEVI_F_AVG] = natoms > 0.0 ? all[2] / natoms : 0.0;
+
+  // members' total energies and virials (partial sums per rank)
+  std::vector<double> local(7 * n), total(7 * n);
+  for (int m = 0; m < n; m++) {
+    local[7 * m] = members[m]->eng_vdwl + members[m]->eng_coul;
+    for (int k = 0; k < 6; k++) local[7 * m + 1 + k] = members[m]->virial[k];
+  }
+  MPI_Allreduce(local.data(), total.data(), 7 * n, MPI_DOUBLE, MPI_SUM, world);
+
+  double eavg = 0.0;
+  for (int m = 0; m < n; m++) eavg += total[7 * m] / natoms;
+  eavg /= n;
+  double es = 0.0;
+  for (int m = 0; m < n; m++) {
+    const double diff = total[7 * m] / natoms - eavg;
+    es += diff * diff;
+  }
+  devi[DEVI_E] = sqrt(es / n);
+
+  // 9-component virial per atom, as deepmd-kit: xx xy xz yx yy yz zx zy zz
+  static const int comp9[9] = {0, 3, 4, 3, 1, 5, 4, 5, 2};
+  double vmax = 0.0, vmin = DBL_MAX, vsq = 0.0;
+  for (int c = 0; c < 9; c++) {
+    double avg = 0.0;
+    for (int m = 0; m < n; m++) avg += total[7 * m + 1 + comp9[c]] / natoms;
+    avg /= n;
+    double s = 0.0;
+    for (int m = 0; m < n; m++) {
+      const double diff = total[7 * m + 1 + comp9[c]] / natoms - avg;
+      s += diff * diff;
+    }
+    double sigma = sqrt(s / n);
+    if (rel_v) sigma /= fabs(avg) + eps_v;
+    vmax = MAX(vmax, sigma);
+    vmin = MIN(vmin, sigma);
+    vsq += sigma * sigma;
+  }
+  devi[DEVI_V_MAX] = vmax;
+  devi[DEVI_V_MIN] = vmin;
+  devi[DEVI_V_AVG] = sqrt(vsq / 9.0);
+
+  for (int k = 0; k < NDEVI; k++) pvector[k] = (comm->me == 0) ? devi[k] : 0.0;
+  devi_step = update->ntimestep;
+
+  if (out_freq > 0 && devi_step % out_freq == 0 && devi_step > last_out_step) write_model_devi();
+}
+
+/* ----------------------------------------------------------------------
+   one row of deepmd-kit's model_devi.out
+------------------------------------------------------------------------- */
+
+void PairCommittee::write_model_devi()
+{
+  last_out_step = devi_step;
+  if (!fp) return;
+  fprintf(fp, "%12lld %18.6e %18.6e %18.6e %18.6e %18.6e %18.6e\n",
+          static_cast<long long>(devi_step), devi[DEVI_V_MAX], devi[DEVI_V_MIN], devi[DEVI_V_AVG],
+          devi[DEVI_F_MAX], devi[DEVI_F_MIN], devi[DEVI_F_AVG]);
+  fflush(fp);
+}
+
+/* ---------------------------------------------------------------------- */
+
+int PairCommittee::pack_reverse_comm(int n, int first, double *buf)
+{
+  int k = 0;
+  const int last = first + n;
+  for (int i = first; i < last; i++)
+    for (double **fm : fbuf) {
+      buf[k++] = fm[i][0];
+      buf[k++] = fm[i][1];
+      buf[k++] = fm[i][2];
+    }
+  return k;
+}
+
+void PairCommittee::unpack_reverse_comm(int n, int *list, double *buf)
+{
+  int k = 0;
+  for (int i = 0; i < n; i++) {
+    const int j = list[i];
+    for (double **fm : fbuf) {
+      fm[j][0] += buf[k++];
+      fm[j][1] += buf[k++];
+      fm[j][2] += buf[k++];
+    }
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+
+void *PairCommittee::extract(const char *name, int &dim)
+{
+  // fix pair's trigger for the per-atom deviation
+  if (strcmp(name, "devi_flag") == 0) {
+    dim = 0;
+    return &devi_flag;
+  }
+  if (members.empty()) return nullptr;
+  return members[0]->extract(name, dim);
+}
+
+void *PairCommittee::extract_peratom(const char *name, int &ncol)
+{
+  if (strcmp(name, "devi") == 0) {
+    ncol = 0;
+    return devi_atom;
+  }
+  return nullptr;
+}
+
+/* ---------------------------------------------------------------------- */
+
+double PairCommittee::memory_usage()
+{
+  double bytes = Pair::memory_usage();
+  bytes += static_cast<double>(nmax_buf) * 3 * sizeof(double) * fbuf.size();
+  bytes += static_cast<double>(nmax_devi) * sizeof(double);
+  for (auto *p : members) bytes += p->memory_usage();
+  return bytes;
+}

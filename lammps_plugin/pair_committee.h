@@ -1,0 +1,91 @@
+/* -*- c++ -*- ----------------------------------------------------------
+   mdsentry - pair style committee
+
+   A committee of N member pair styles of any kind. The leader (member 1),
+   or the committee mean, drives the dynamics; on steps where a deviation
+   is needed every member is evaluated into its own force buffer and the
+   deepmd-kit model-deviation quantities are computed from each member's
+   complete forces on owned atoms.
+------------------------------------------------------------------------- */
+
+#ifndef MDSENTRY_PAIR_COMMITTEE_H
+#define MDSENTRY_PAIR_COMMITTEE_H
+
+#include "pair.h"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace LAMMPS_NS {
+
+class PairCommittee : public Pair {
+ public:
+  // order of the global deviation values (also compute pair's vector)
+  enum { DEVI_F_MAX, DEVI_F_MIN, DEVI_F_AVG, DEVI_E, DEVI_V_MAX, DEVI_V_MIN, DEVI_V_AVG, NDEVI };
+
+  PairCommittee(class LAMMPS *);
+  ~PairCommittee() override;
+
+  void compute(int, int) override;
+  void settings(int, char **) override;
+  void coeff(int, char **) override;
+  void init_style() override;
+  double init_one(int, int) override;
+  void setup() override;
+  void finish() override;
+  void modify_params(int, char **) override;
+  double single(int, int, int, int, double, double, double, double &) override;
+
+  int pack_reverse_comm(int, int, double *) override;
+  void unpack_reverse_comm(int, int *, double *) override;
+
+  void *extract(const char *, int &) override;
+  void *extract_peratom(const char *, int &) override;
+  double memory_usage() override;
+
+  // interface for fix sentry (same plugin library)
+  void request_deviation() { devi_request = 1; }
+  bigint deviation_step() const { return devi_step; }
+  const double *deviation() const { return devi; }
+  const double *force_deviation_peratom() const { return devi_atom; }
+  int nmembers() const { return static_cast<int>(members.size()); }
+
+ protected:
+  std::vector<Pair *> members;
+  std::vector<std::string> member_styles;
+  std::vector<double **> fbuf;    // per-member forces, nmax x 3
+  std::vector<bigint> member_seen_step;    // last step a member was evaluated
+  int nmax_buf;
+
+  int every;          // evaluate the deviation every this many steps (0: on demand)
+  int mean_forces;    // 1: committee mean drives dynamics, 0: leader
+  int rel_f, rel_v;
+  double eps_f, eps_v;
+
+  std::string out_file;
+  int out_freq, out_append;
+  FILE *fp;
+  bigint last_out_step;
+
+  int devi_flag;       // set by fix pair for "devi"
+  int devi_request;    // set by fix sentry for the current step
+  bigint devi_step;    // step of the last deviation evaluation
+  double devi[NDEVI];
+  double *devi_atom;
+  int nmax_devi;
+
+  void allocate();
+  void clear_members();
+  void set_flags_from_members();
+  bool deviation_needed() const;
+  void compute_leader_only(int, int);
+  void compute_all_members(int, int, bool);
+  void take_energy_virial(int, int);
+  void deviation_from_buffers();
+  void write_model_devi();
+};
+
+}    // namespace LAMMPS_NS
+
+#endif

@@ -1,0 +1,19 @@
+"""Put the plugin directory on LAMMPS_PLUGIN_PATH at interpreter start.
+
+LAMMPS loads every ``*plugin.so`` found there when an instance is created,
+so ``from lammps import lammps; lammps()`` has pair committee and fix sentry
+without a ``plugin load`` line.  Imported by mdsentry-plugin.pth.
+"""
+
+import os
+
+PLUGIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib")
+
+
+def _prepend():
+    parts = [p for p in os.environ.get("LAMMPS_PLUGIN_PATH", "").split(os.pathsep) if p]
+    if PLUGIN_DIR not in parts and os.path.isdir(PLUGIN_DIR):
+        os.environ["LAMMPS_PLUGIN_PATH"] = os.pathsep.join([PLUGIN_DIR, *parts])
+
+
+_prepend()

