@@ -35,7 +35,8 @@ static const char *status_name[] = {"trusted", "candidate", "above"};
 FixSentry::FixSentry(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), source(COMMITTEE), source_index(0), haltflag(1), pair(nullptr),
     compute(nullptr), ivar(-1), ntrusted(0), ncandidate(0), nabove(0), halted(0),
-    halted_this_run(0), last_trusted_step(-1), halt_step(-1), last_step(-1), last_value(0.0),
+    halted_this_run(0), last_trusted_step(-1), halt_step(-1), last_step(-1),
+    last_generation(-1), last_value(0.0),
     last_atom(0), logfp(nullptr), framesfp(nullptr)
 {
   if (narg < 6) utils::missing_cmd_args(FLERR, "fix sentry", error);
@@ -307,14 +308,15 @@ double FixSentry::evaluate(tagint &atom_id)
 
 void FixSentry::check()
 {
+  const bigint step = update->ntimestep;
+  // a step is checked once per set of models: the setup of a following run
+  // sees the same frame again, a hot swap (new generation) makes it a new one
+  const bigint generation = (source == COMMITTEE) ? pair->model_generation() : 0;
+  if (step == last_step && generation == last_generation) return;
+  last_generation = generation;
+
   tagint atom_id = 0;
   const double value = evaluate(atom_id);
-  const bigint step = update->ntimestep;
-
-  // the same frame seen again (setup of a chunked run): count it once;
-  // a different value on the same step (models swapped) is a new frame
-  if (step == last_step && (value == last_value || (std::isnan(value) && std::isnan(last_value))))
-    return;
   last_step = step;
   last_value = value;
   last_atom = atom_id;

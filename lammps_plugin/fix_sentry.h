@@ -56,7 +56,7 @@ class FixSentry : public Fix {
   // running record, identical on every rank
   bigint ntrusted, ncandidate, nabove;
   int halted, halted_this_run;
-  bigint last_trusted_step, halt_step, last_step;
+  bigint last_trusted_step, halt_step, last_step, last_generation;
   double last_value;
   tagint last_atom;
   std::vector<std::array<double, 4>> records;    // step, value, atom ID, status

@@ -18,10 +18,12 @@
 
 using namespace LAMMPS_NS;
 
+bigint PairCommittee::generation_counter = 0;
+
 /* ---------------------------------------------------------------------- */
 
 PairCommittee::PairCommittee(LAMMPS *lmp) :
-    Pair(lmp), nmax_buf(0), every(0), mean_forces(0), rel_f(0), rel_v(0), eps_f(0.0), eps_v(0.0),
+    Pair(lmp), nmax_buf(0), generation(++generation_counter), every(0), mean_forces(0), rel_f(0), rel_v(0), eps_f(0.0), eps_v(0.0),
     out_freq(0), out_append(0), fp(nullptr), last_out_step(-1), devi_flag(0), devi_request(0),
     devi_step(-1), devi_atom(nullptr), nmax_devi(0)
 {
@@ -205,6 +207,7 @@ void PairCommittee::settings(int narg, char **arg)
   }
   last_out_step = -1;
   devi_step = -1;
+  generation = ++generation_counter;
 
   set_flags_from_members();
 }
@@ -275,6 +278,7 @@ void PairCommittee::coeff(int narg, char **arg)
   margs.push_back(arg[1]);
   for (int i = 3; i < narg; i++) margs.push_back(arg[i]);
   p->coeff(static_cast<int>(margs.size()), margs.data());
+  generation = ++generation_counter;
 
   // a type pair counts as set once any member has it; init_style() names
   // the member whose coefficients are missing
@@ -499,7 +503,8 @@ void PairCommittee::take_energy_virial(int /*eflag*/, int /*vflag*/)
       eng_vdwl += (n == 1) ? p->eng_vdwl : w * p->eng_vdwl;
       eng_coul += (n == 1) ? p->eng_coul : w * p->eng_coul;
     }
-    if (vflag_global)
+    // in F dot r mode ev_setup() clears vflag_global; members did their own fdotr
+    if (vflag_global || vflag_fdotr)
       for (int k = 0; k < 6; k++) virial[k] += (n == 1) ? p->virial[k] : w * p->virial[k];
     if (eflag_atom && p->eatom)
       for (int i = 0; i < nall_e; i++) eatom[i] += w * p->eatom[i];

@@ -50,6 +50,9 @@ class PairCommittee : public Pair {
   const double *deviation() const { return devi; }
   const double *force_deviation_peratom() const { return devi_atom; }
   int nmembers() const { return static_cast<int>(members.size()); }
+  // changes whenever the models change (pair_style or pair_coeff): a frame
+  // already checked at this step must be checked again after a hot swap
+  bigint model_generation() const { return generation; }
 
  protected:
   std::vector<Pair *> members;
@@ -57,6 +60,8 @@ class PairCommittee : public Pair {
   std::vector<double **> fbuf;    // per-member forces, nmax x 3
   std::vector<bigint> member_seen_step;    // last step a member was evaluated
   int nmax_buf;
+  bigint generation;
+  static bigint generation_counter;    // shared by all instances, so a new committee differs too
 
   int every;          // evaluate the deviation every this many steps (0: on demand)
   int mean_forces;    // 1: committee mean drives dynamics, 0: leader

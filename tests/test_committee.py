@@ -1,0 +1,91 @@
+"""pair_style committee: exact forces, deviations, 1 vs 2 ranks, newton on/off."""
+
+import itertools
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import run_mpi, worker
+
+LAYOUTS = list(itertools.product([1, 2], ["on", "off"]))
+
+
+@pytest.fixture(scope="module", params=["lj", "eam"])
+def cases(request, tmp_path_factory, eam_pair):
+    """Results of committee_cases.py for every (ranks, newton) layout."""
+    out = {}
+    d = tmp_path_factory.mktemp(f"cases_{request.param}")
+    for nprocs, newton in LAYOUTS:
+        f = d / f"{nprocs}_{newton}.npz"
+        argv = [sys.executable, worker("committee_cases.py"), "--pot", request.param,
+                "--newton", newton, "--out", str(f)]
+        if request.param == "eam":
+            argv += ["--eam", *eam_pair]
+        run_mpi(nprocs, argv)
+        out[(nprocs, newton)] = dict(np.load(f))
+    return out
+
+
+def close(a, b, rtol=1e-10):
+    scale = max(np.max(np.abs(a)), 1e-300)
+    return np.allclose(a, b, rtol=rtol, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_identical_members_bitwise(cases, layout):
+    d = cases[layout]
+    assert np.array_equal(d["AA_leader_f"], d["A_f"])
+    assert d["AA_leader_pe"] == d["A_pe"]
+    assert np.array_equal(d["AA_leader_virial"], d["A_virial"])
+    assert np.all(d["AA_leader_devi_atom"] == 0.0)
+    assert np.all(d["AA_leader_devi"] == 0.0)
+    # 30 MD steps, members evaluated only at the thermo step 0: same trajectory
+    assert np.array_equal(d["AA_leader_x30"], d["A_x30"])
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_leader_drives_dynamics(cases, layout):
+    d = cases[layout]
+    assert np.array_equal(d["AB_leader_f"], d["A_f"])
+    assert d["AB_leader_pe"] == d["A_pe"]
+    assert np.array_equal(d["AB_leader_virial"], d["A_virial"])
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_mean_equals_hybrid_scaled(cases, layout):
+    d = cases[layout]
+    assert close(d["AB_mean_f"], d["scaled_f"], 1e-13)
+    assert d["AB_mean_pe"] == pytest.approx(d["scaled_pe"], rel=1e-13)
+    assert close(d["AB_mean_virial"], d["scaled_virial"], 1e-12)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("mode", ["AB_leader", "AB_mean"])
+def test_deviation_closed_form(cases, layout, mode):
+    """Two members: sigma_i = |F_A - F_B| / 2, E and virial per atom likewise."""
+    d = cases[layout]
+    n = int(d["natoms"])
+    sigma = np.linalg.norm(d["A_f"] - d["B_f"], axis=1) / 2.0
+    assert sigma.max() > 1e-3  # the members really differ
+    assert close(d[f"{mode}_devi_atom"], sigma, 1e-12)
+    devi = d[f"{mode}_devi"]
+    assert devi[0] == pytest.approx(sigma.max(), rel=1e-12)
+    assert devi[1] == pytest.approx(sigma.min(), rel=1e-10)
+    assert devi[2] == pytest.approx(sigma.mean(), rel=1e-12)
+    assert devi[3] == pytest.approx(abs(d["A_pe"] - d["B_pe"]) / 2.0 / n, rel=1e-10)
+    v9 = (np.abs(d["A_virial"] - d["B_virial"]) / 2.0 / n)[[0, 3, 4, 3, 1, 5, 4, 5, 2]]
+    assert devi[4] == pytest.approx(v9.max(), rel=1e-9)
+    assert devi[5] == pytest.approx(v9.min(), rel=1e-6, abs=1e-12)
+    assert devi[6] == pytest.approx(np.sqrt(np.mean(v9**2)), rel=1e-9)
+
+
+def test_layouts_agree(cases):
+    """1 and 2 ranks, newton on and off: identical to machine precision."""
+    ref = cases[(1, "on")]
+    for layout in LAYOUTS[1:]:
+        d = cases[layout]
+        for key, value in ref.items():
+            if key.endswith("_x30"):
+                continue  # 30 steps of chaotic MD amplify round-off
+            assert close(d[key], value, 1e-10), (layout, key)
