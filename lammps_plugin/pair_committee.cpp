@@ -25,7 +25,7 @@ bigint PairCommittee::generation_counter = 0;
 PairCommittee::PairCommittee(LAMMPS *lmp) :
     Pair(lmp), nmax_buf(0), generation(++generation_counter), every(0), mean_forces(0), rel_f(0), rel_v(0), eps_f(0.0), eps_v(0.0),
     out_freq(0), out_append(0), fp(nullptr), last_out_step(-1), devi_flag(0), devi_request(0),
-    devi_step(-1), devi_atom(nullptr), nmax_devi(0)
+    devi_step(-1), ev_step(-1), devi_atom(nullptr), nmax_devi(0)
 {
   restartinfo = 0;
   respa_enable = 0;
@@ -218,7 +218,7 @@ void PairCommittee::settings(int narg, char **arg)
     }
   }
   last_out_step = -1;
-  devi_step = -1;
+  devi_step = ev_step = -1;
   generation = ++generation_counter;
 
   set_flags_from_members();
@@ -455,9 +455,12 @@ void PairCommittee::compute_all_members(int eflag, int vflag, bool devi_now)
     for (int m = 0; m < n; m++) memory->grow(fbuf[m], nmax_buf, 3, "pair:committee:fbuf");
   }
 
-  // members always tally energy and virial when a deviation is wanted
+  // energy and virial deviations are only read on energy-tallied steps
+  // (compute pair) and in model_devi.out rows; force-only requests (fix
+  // sentry, fix pair, every k) spare the members those tallies
+  const bool ev_now = devi_now && (eflag_global || out_row_due());
   int eflag_m = eflag, vflag_m = vflag;
-  if (devi_now) {
+  if (ev_now) {
     eflag_m |= ENERGY_GLOBAL;
     if (!(vflag_m & (VIRIAL_PAIR | VIRIAL_FDOTR)))
       vflag_m |= no_virial_fdotr_compute ? VIRIAL_PAIR : VIRIAL_FDOTR;
@@ -495,7 +498,7 @@ void PairCommittee::compute_all_members(int eflag, int vflag, bool devi_now)
   }
 
   take_energy_virial(eflag, vflag);
-  if (devi_now) deviation_from_buffers();
+  if (devi_now) deviation_from_buffers(ev_now);
 }
 
 /* ----------------------------------------------------------------------
@@ -533,7 +536,7 @@ void PairCommittee::take_energy_virial(int /*eflag*/, int /*vflag*/)
    deepmd-kit model deviation from the members' complete forces
 ------------------------------------------------------------------------- */
 
-void PairCommittee::deviation_from_buffers()
+void PairCommittee::deviation_from_buffers(bool with_ev)
 {
   const int n = nmembers();
   const int nlocal = atom->nlocal;
@@ -573,6 +576,10 @@ void PairCommittee::deviation_from_buffers()
   devi[DEVI_F_MAX] = all[0];
   devi[DEVI_F_MIN] = all[1];
   devi[DEVI_F_AVG] = natoms > 0.0 ? all[2] / natoms : 0.0;
+
+  devi_step = update->ntimestep;
+  if (!with_ev) return;    // E and virial deviations keep their last values
+  ev_step = devi_step;
 
   // members' total energies and virials (partial sums per rank)
   std::vector<double> local(7 * n), total(7 * n);
@@ -615,9 +622,13 @@ void PairCommittee::deviation_from_buffers()
   devi[DEVI_V_AVG] = sqrt(vsq / 9.0);
 
   for (int k = 0; k < NDEVI; k++) pvector[k] = (comm->me == 0) ? devi[k] : 0.0;
-  devi_step = update->ntimestep;
+  if (out_row_due()) write_model_devi();
+}
 
-  if (out_freq > 0 && devi_step % out_freq == 0 && devi_step > last_out_step) write_model_devi();
+bool PairCommittee::out_row_due() const
+{
+  const bigint step = update->ntimestep;
+  return out_freq > 0 && step % out_freq == 0 && step > last_out_step;
 }
 
 /* ----------------------------------------------------------------------

@@ -75,7 +75,8 @@ class PairCommittee : public Pair {
 
   int devi_flag;       // set by fix pair for "devi"
   int devi_request;    // set by fix sentry for the current step
-  bigint devi_step;    // step of the last deviation evaluation
+  bigint devi_step;    // step of the last force-deviation evaluation
+  bigint ev_step;      // step of the last energy/virial-deviation evaluation
   double devi[NDEVI];
   double *devi_atom;
   int nmax_devi;
@@ -87,7 +88,8 @@ class PairCommittee : public Pair {
   void compute_leader_only(int, int);
   void compute_all_members(int, int, bool);
   void take_energy_virial(int, int);
-  void deviation_from_buffers();
+  void deviation_from_buffers(bool);
+  bool out_row_due() const;
   void write_model_devi();
 };
 

@@ -89,3 +89,48 @@ def test_layouts_agree(cases):
             if key.endswith("_x30"):
                 continue  # 30 steps of chaotic MD amplify round-off
             assert close(d[key], value, 1e-10), (layout, key)
+
+
+DEEPMD_HEADER = ("#       step         max_devi_v         min_devi_v         avg_devi_v"
+                 "         max_devi_f         min_devi_f         avg_devi_f")
+
+
+def test_model_devi_file(tmp_path):
+    """deepmd-kit's model_devi.out layout; rows equal compute pair committee, and
+    rows are written on steps where nothing else tallies energy (out_freq 5)."""
+    from mdsentry.lmp import lammps
+
+    lmp = lammps()
+    lmp.commands_string(f"""units lj
+lattice fcc 0.8442
+region box block 0 3 0 3 0 3
+create_box 1 box
+create_atoms 1 box
+mass 1 1.0
+velocity all create 1.5 4711 loop geom
+pair_style committee out_file {tmp_path}/md.out out_freq 5 lj/cut 2.5 lj/cut 2.5 lj/cut 2.5
+pair_coeff 1 1 1 1.0 1.0 2.5
+pair_coeff 1 1 2 1.2 1.0 2.5
+pair_coeff 1 1 3 0.9 1.05 2.5
+compute devi all pair committee
+fix nve all nve
+thermo_style custom step c_devi[1]
+thermo 1000""")
+    from_compute = {}
+    for _ in range(3):
+        lmp.command("run 10 post no")  # the last step of a run tallies energy
+        step = int(lmp.get_thermo("step"))
+        from_compute[step] = [lmp.extract_compute("devi", 0, 1)[i] for i in range(7)]
+    lmp.close()
+
+    lines = (tmp_path / "md.out").read_text().splitlines()
+    assert lines[0] == DEEPMD_HEADER
+    rows = lines[1:]
+    assert [int(r.split()[0]) for r in rows] == [0, 5, 10, 15, 20, 25, 30]
+    for r in rows:  # fixed-width columns as deepmd-kit writes them
+        assert len(r) == 12 + 6 * 19 and all(len(c) == 12 for c in r.split()[1:])
+    table = {int(r.split()[0]): [float(x) for x in r.split()[1:]] for r in rows}
+    assert all(v > 0 for row in list(table.values())[1:] for v in row)
+    for step, c in from_compute.items():
+        expect = [c[4], c[5], c[6], c[0], c[1], c[2]]  # file: virial first, then force
+        assert table[step] == pytest.approx(expect, rel=1e-6)  # %.6e in the file

@@ -62,8 +62,8 @@ def main(argv=None):
 
     p = sub.add_parser("demo", help="committee + sentry demo on a heated Cu crystal")
     p.add_argument("--outdir", default="runs/demo")
-    p.add_argument("--lo", type=float, default=0.05, help="candidate threshold (eV/A)")
-    p.add_argument("--hi", type=float, default=0.30, help="halt threshold (eV/A)")
+    p.add_argument("--lo", type=float, default=0.04, help="candidate threshold (eV/A)")
+    p.add_argument("--hi", type=float, default=0.07, help="halt threshold (eV/A)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("doctor", help="check LAMMPS, MPI, the plugin and the ML backends")
