@@ -9,6 +9,15 @@ BIN = os.path.dirname(sys.executable)
 MPIRUN = os.path.join(BIN, "mpirun")
 LMP = os.path.join(BIN, "lmp")
 
+# 108-atom LJ fcc crystal, periodic: images matter at a 2.5 sigma cutoff
+LJ_CRYSTAL = """units lj
+lattice fcc 0.8442
+region box block 0 3 0 3 0 3
+create_box 1 box
+create_atoms 1 box
+mass 1 1.0
+"""
+
 
 def run_mpi(nprocs, argv, timeout=300, cwd=None, check=True):
     """Run argv under the venv's mpirun; returns the CompletedProcess."""

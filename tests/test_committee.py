@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import run_mpi, worker
+from conftest import LJ_CRYSTAL, run_mpi, worker
 
 LAYOUTS = list(itertools.product([1, 2], ["on", "off"]))
 
@@ -101,13 +101,7 @@ def test_model_devi_file(tmp_path):
     from mdsentry.lmp import lammps
 
     lmp = lammps()
-    lmp.commands_string(f"""units lj
-lattice fcc 0.8442
-region box block 0 3 0 3 0 3
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-velocity all create 1.5 4711 loop geom
+    lmp.commands_string(LJ_CRYSTAL + f"""velocity all create 1.5 4711 loop geom
 pair_style committee out_file {tmp_path}/md.out out_freq 5 lj/cut 2.5 lj/cut 2.5 lj/cut 2.5
 pair_coeff 1 1 1 1.0 1.0 2.5
 pair_coeff 1 1 2 1.2 1.0 2.5
@@ -134,3 +128,31 @@ thermo 1000""")
     for step, c in from_compute.items():
         expect = [c[4], c[5], c[6], c[0], c[1], c[2]]  # file: virial first, then force
         assert table[step] == pytest.approx(expect, rel=1e-6)  # %.6e in the file
+
+
+def test_relative_deviation(tmp_path):
+    """relative eps: sigma_i / (|<F_i>| + eps), as deepmd-kit's `relative`."""
+    from mdsentry.lmp import lammps
+
+    setup = LJ_CRYSTAL + """displace_atoms all random 0.08 0.08 0.08 48211 units box
+"""
+    forces = []
+    for eps in (1.0, 1.2):
+        lmp = lammps()
+        lmp.commands_string(setup + f"pair_style lj/cut 2.5\npair_coeff 1 1 {eps} 1.0\nrun 0")
+        forces.append(np.array(lmp.gather_atoms("f", 1, 3)).reshape(-1, 3))
+        lmp.close()
+    lmp = lammps()
+    lmp.commands_string(setup + """pair_style committee relative 0.5 lj/cut 2.5 lj/cut 2.5
+pair_coeff 1 1 1 1.0 1.0
+pair_coeff 1 1 2 1.2 1.0
+compute devi all pair committee
+fix devi all pair 1 committee devi 1
+run 0""")
+    devi = np.array(lmp.gather("f_devi", 1, 1))
+    vec = [lmp.extract_compute("devi", 0, 1)[i] for i in range(3)]
+    lmp.close()
+    fa, fb = forces
+    expect = (np.linalg.norm(fa - fb, axis=1) / 2) / (np.linalg.norm((fa + fb) / 2, axis=1) + 0.5)
+    assert np.allclose(devi, expect, rtol=1e-12, atol=1e-15)
+    assert vec == pytest.approx([expect.max(), expect.min(), expect.mean()], rel=1e-12)

@@ -5,15 +5,9 @@ import subprocess
 
 import pytest
 
+from conftest import LJ_CRYSTAL as SYSTEM
 from conftest import LMP, MPIRUN
 
-SYSTEM = """units lj
-lattice fcc 0.8442
-region box block 0 3 0 3 0 3
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-"""
 COMMITTEE = """pair_style committee lj/cut 2.5 lj/cut 2.5
 pair_coeff 1 1 1 1.0 1.0 2.5
 pair_coeff 1 1 2 1.2 1.0 2.5

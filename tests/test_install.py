@@ -8,15 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import LMP, MPIRUN
+from conftest import LJ_CRYSTAL, LMP, MPIRUN
 
-DECK = """units lj
-lattice fcc 0.8442
-region box block 0 3 0 3 0 3
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-pair_style committee lj/cut 2.5 lj/cut 2.5
+DECK = LJ_CRYSTAL + """pair_style committee lj/cut 2.5 lj/cut 2.5
 pair_coeff 1 1 1 1.0 1.0 2.5
 pair_coeff 1 1 2 1.2 1.0 2.5
 fix s all sentry 1 0.1 1.0e6
