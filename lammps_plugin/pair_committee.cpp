@@ -7,6 +7,7 @@
 #include "atom.h"
 #include "comm.h"
 #include "error.h"
+#include "exceptions.h"
 #include "force.h"
 #include "memory.h"
 #include "neighbor.h"
@@ -264,6 +265,25 @@ void PairCommittee::set_flags_from_members()
 }
 
 /* ----------------------------------------------------------------------
+   run a member's setup step; its collective errors are re-raised naming the
+   member (deepmd's "element Ag not found in the model" says not which one)
+------------------------------------------------------------------------- */
+
+template <typename Call> void PairCommittee::in_member(int m, Call call)
+{
+  try {
+    call();
+  } catch (LAMMPSAbortException &) {
+    throw;    // raised on one rank only: re-raising collectively would hang
+  } catch (LAMMPSException &e) {
+    std::string msg = e.what();
+    if (msg.compare(0, 7, "ERROR: ") == 0) msg.erase(0, 7);
+    msg = msg.substr(0, msg.find('\n'));
+    error->all(FLERR, "Committee member {} ({}): {}", m + 1, member_styles[m], msg);
+  }
+}
+
+/* ----------------------------------------------------------------------
    pair_coeff I J m args ...  -> member m receives "I J args ..."
 ------------------------------------------------------------------------- */
 
@@ -289,7 +309,7 @@ void PairCommittee::coeff(int narg, char **arg)
   margs.push_back(arg[0]);
   margs.push_back(arg[1]);
   for (int i = 3; i < narg; i++) margs.push_back(arg[i]);
-  p->coeff(static_cast<int>(margs.size()), margs.data());
+  in_member(m - 1, [&] { p->coeff(static_cast<int>(margs.size()), margs.data()); });
   generation = ++generation_counter;
 
   // a type pair counts as set once any member has it; init_style() names
@@ -316,7 +336,7 @@ void PairCommittee::init_style()
         error->all(FLERR, "Committee member {} ({}): pair coefficients for type {} are not set",
                    m + 1, member_styles[m], i);
     p->cutforce = 0.0;
-    p->init_style();
+    in_member(m, [&] { p->init_style(); });
     member_seen_step[m] = -1;    // a fresh neighbor list is coming
   }
   set_flags_from_members();

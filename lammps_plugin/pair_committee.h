@@ -82,6 +82,7 @@ class PairCommittee : public Pair {
   int nmax_devi;
 
   void allocate();
+  template <typename Call> void in_member(int, Call);
   void clear_members();
   void set_flags_from_members();
   bool deviation_needed() const;

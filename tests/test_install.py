@@ -35,7 +35,9 @@ def test_lmp_wrapper_autoloads(tmp_path, nprocs):
     if nprocs > 1:
         cmd = [MPIRUN, "-np", str(nprocs), *cmd]
     out = _run(cmd, tmp_path, env)
-    assert out.count("Loaded 1 plugins from") == 1  # once, not twice
+    from mdsentry._autoload import PLUGIN_DIR
+
+    assert out.count(f"Loaded 1 plugins from {PLUGIN_DIR}") == 1  # once, not twice
 
 
 def test_python_module_autoloads(tmp_path):

@@ -1,4 +1,4 @@
-"""Command line: ``mdsentry demo | doctor | plugin-path``."""
+"""Command line: ``mdsentry demo | doctor | setup | plugin-path``."""
 
 import argparse
 import os
@@ -49,6 +49,12 @@ def cmd_doctor(args):
     return run_checks()
 
 
+def cmd_setup(args):
+    from mdsentry.setup_deepmd import ensure
+
+    return ensure(force=args.force, jobs=args.jobs)
+
+
 def cmd_plugin_path(args):
     from mdsentry.plugin import plugin_path
 
@@ -68,6 +74,12 @@ def main(argv=None):
 
     p = sub.add_parser("doctor", help="check LAMMPS, MPI, the plugin and the ML backends")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("setup", help="rebuild deepmd-kit's torch libraries if they do not "
+                       "match the installed torch (cached, idempotent)")
+    p.add_argument("--force", action="store_true", help="rebuild even if they load")
+    p.add_argument("--jobs", type=int, default=None, help="parallel compile jobs")
+    p.set_defaults(func=cmd_setup)
 
     p = sub.add_parser("plugin-path", help="print the path of mdsentryplugin.so")
     p.set_defaults(func=cmd_plugin_path)

@@ -1,6 +1,5 @@
 """``mdsentry doctor``: what this environment can run, and what to do when it cannot."""
 
-import importlib
 import os
 
 
@@ -51,10 +50,22 @@ def run_checks() -> int:
         ok &= _line(False, "mdsentry plugin", str(exc), "reinstall with `pip install .`")
     lmp.close()
 
-    for mod, what in (("torch", "PyTorch"), ("deepmd", "deepmd-kit")):
-        try:
-            m = importlib.import_module(mod)
-            _line(True, what, getattr(m, "__version__", "?"))
-        except Exception:  # noqa: BLE001 - optional until the DeePMD path is installed
-            _line(True, what, "not installed (optional)")
+    from importlib import metadata
+
+    from mdsentry.setup_deepmd import deepmd_lib_dir, probe
+
+    try:
+        _line(True, "PyTorch", metadata.version("torch"))
+    except metadata.PackageNotFoundError:
+        _line(True, "PyTorch", "not installed (needed for DeePMD and MACE)")
+    lib_dir = deepmd_lib_dir()
+    if lib_dir is None:
+        _line(True, "deepmd-kit", "not installed (pip install '.[deepmd]')")
+    else:
+        _line(True, "deepmd-kit", metadata.version("deepmd-kit"))
+        loads, detail = probe(lib_dir)
+        ok &= _line(loads, "deepmd-kit PyTorch C++ backend loadable", detail,
+                    "run `mdsentry setup` to rebuild it against the installed torch")
+        plugin = lib_dir / "libdeepmd_lmpplugin.so"
+        ok &= _line(plugin.is_file(), "deepmd-kit LAMMPS plugin", str(plugin))
     return 0 if ok else 1

@@ -1,0 +1,29 @@
+"""Training backends.  Each backend module exposes the same plain functions:
+
+    train_committee(train, valid, workdir, *, n_models, steps, template, init_models,
+                    seeds, type_map) -> CommitteeResult
+    evaluate(model_path, frames) -> dict of RMSEs
+    pair_style_members(model_paths, elements) -> (pair_style member string, pair_coeff args)
+
+``train`` and ``valid`` are lists of labelled ASE Atoms (energy, forces, and
+stress when available).  The active-learning loop only calls these, so a new
+backend (MACE) plugs in by adding a module and a line to BACKENDS.
+"""
+
+import importlib
+from dataclasses import dataclass, field
+
+BACKENDS = {"deepmd": "mdsentry.train.deepmd"}
+
+
+@dataclass
+class CommitteeResult:
+    models: list          # frozen model files, member 1 first
+    checkpoints: list     # what the next iteration warm-starts from
+    rmse: list = field(default_factory=list)  # per model: {"e_per_atom", "f", "v_per_atom"}
+
+
+def get_backend(name: str):
+    if name not in BACKENDS:
+        raise ValueError(f"unknown training backend {name!r}; known: {', '.join(BACKENDS)}")
+    return importlib.import_module(BACKENDS[name])

@@ -1,0 +1,193 @@
+"""DeePMD backend: committees of N DeePMD models (PyTorch backend of deepmd-kit).
+
+Data goes in as labelled ASE Atoms, is written in deepmd's npy layout, and
+each member is trained by ``dp --pt train`` with its own seed on the same
+data, warm-started from the previous iteration's checkpoint when given, frozen
+by ``dp --pt freeze`` and validated with deepmd's ``DeepPot`` on held-out frames.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from ase.data import atomic_numbers
+
+from mdsentry.train import CommitteeResult
+
+TEMPLATES = ("se_e2_a", "dpa1")
+
+# single-threaded torch is several times faster on small CPU runs under load
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "DP_INTRA_OP_PARALLELISM_THREADS": "1",
+              "DP_INTER_OP_PARALLELISM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def type_map_from(frames) -> list:
+    """Elements present in the frames, ordered by atomic number."""
+    symbols = {s for atoms in frames for s in atoms.get_chemical_symbols()}
+    return sorted(symbols, key=lambda s: atomic_numbers[s])
+
+
+def _labels(atoms):
+    calc = atoms.calc
+    if calc is None or "energy" not in calc.results or "forces" not in calc.results:
+        raise ValueError("every training frame needs energy and forces (an ASE calculator result)")
+    e = atoms.get_potential_energy()
+    f = atoms.get_forces()
+    v = None
+    if "stress" in calc.results and atoms.cell.rank == 3:
+        # deepmd's virial is -stress * volume (3x3, energy units)
+        v = -atoms.get_stress(voigt=False) * atoms.get_volume()
+    return e, f, v
+
+
+def write_systems(frames, outdir, type_map) -> list:
+    """Write frames as deepmd npy systems (one per atom-type sequence); returns their dirs."""
+    index = {s: i for i, s in enumerate(type_map)}
+    groups = {}
+    for atoms in frames:
+        missing = set(atoms.get_chemical_symbols()) - set(index)
+        if missing:
+            raise ValueError(f"elements {sorted(missing)} are not in the type map {type_map}")
+        key = tuple(index[s] for s in atoms.get_chemical_symbols())
+        groups.setdefault(key, []).append(atoms)
+    outdir = Path(outdir)
+    systems = []
+    for k, (types, group) in enumerate(sorted(groups.items())):
+        sysdir = outdir / f"sys.{k:03d}"
+        setdir = sysdir / "set.000"
+        setdir.mkdir(parents=True, exist_ok=True)
+        labels = [_labels(a) for a in group]
+        np.save(setdir / "coord.npy", np.array([a.get_positions().ravel() for a in group]))
+        np.save(setdir / "box.npy", np.array([a.cell.array.ravel() for a in group]))
+        np.save(setdir / "energy.npy", np.array([e for e, _, _ in labels]))
+        np.save(setdir / "force.npy", np.array([f.ravel() for _, f, _ in labels]))
+        if all(v is not None for _, _, v in labels):
+            np.save(setdir / "virial.npy", np.array([v.ravel() for _, _, v in labels]))
+        np.savetxt(sysdir / "type.raw", np.array(types), fmt="%d")
+        (sysdir / "type_map.raw").write_text("\n".join(type_map) + "\n")
+        systems.append(str(sysdir))
+    return systems
+
+
+def make_input(template, type_map, train_systems, valid_systems, seed, steps,
+               has_virial=False) -> dict:
+    """A dp input dictionary from a shipped template (name) or a user's file (path)."""
+    if template in TEMPLATES:
+        text = resources.files("mdsentry.train").joinpath(f"templates/{template}.json").read_text()
+    else:
+        text = Path(template).read_text()
+    inp = json.loads(text)
+    inp.pop("_comment", None)
+    inp["model"]["type_map"] = list(type_map)
+    inp["model"]["descriptor"]["seed"] = seed
+    inp["model"]["fitting_net"]["seed"] = seed
+    tr = inp["training"]
+    tr["seed"] = seed
+    tr["numb_steps"] = int(steps)
+    tr["save_freq"] = int(steps)
+    tr["disp_freq"] = max(1, min(tr.get("disp_freq", 100), int(steps) // 5 or 1))
+    tr["training_data"]["systems"] = list(train_systems)
+    tr["validation_data"]["systems"] = list(valid_systems or train_systems)
+    inp["learning_rate"]["decay_steps"] = max(1, min(inp["learning_rate"]["decay_steps"],
+                                                     int(steps) // 10 or 1))
+    if has_virial:
+        inp["loss"]["start_pref_v"] = 0.02
+        inp["loss"]["limit_pref_v"] = 1.0
+    return inp
+
+
+def _dp(args, cwd, logfile):
+    exe = Path(sys.executable).with_name("dp")
+    cmd = [str(exe) if exe.is_file() else "dp", "--pt", *args]
+    env = dict(os.environ, **THREAD_ENV)
+    with open(logfile, "a") as fh:
+        fh.write(f"$ {' '.join(cmd)}\n")
+        fh.flush()
+        proc = subprocess.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0:
+        tail = Path(logfile).read_text().splitlines()[-15:]
+        raise RuntimeError(f"`{' '.join(cmd)}` failed in {cwd}:\n" + "\n".join(tail))
+
+
+def train_model(workdir, inp, init_model=None) -> tuple:
+    """Train and freeze one model in ``workdir``; returns (frozen .pth, checkpoint)."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "input.json").write_text(json.dumps(inp, indent=1))
+    log = workdir / "train.log"
+    args = ["train", "input.json"]
+    if init_model:
+        args += ["--init-model", str(Path(init_model).resolve())]
+    _dp(args, workdir, log)
+    ckpt = workdir / "model.ckpt.pt"
+    if not ckpt.exists():
+        raise RuntimeError(f"dp train left no checkpoint in {workdir}")
+    _dp(["freeze", "-c", str(ckpt), "-o", "model.pth"], workdir, log)
+    return str(workdir / "model.pth"), str(ckpt.resolve())
+
+
+def evaluate(model_path, frames) -> dict:
+    """RMSE of energy per atom, force components and virial per atom (if labelled)."""
+    from deepmd.infer import DeepPot
+
+    dp = DeepPot(str(model_path))
+    tmap = dp.get_type_map()
+    de, df, dv = [], [], []
+    for atoms in frames:
+        symbols = atoms.get_chemical_symbols()
+        missing = set(symbols) - set(tmap)
+        if missing:
+            raise ValueError(f"model {model_path} has no type for {sorted(missing)}")
+        types = [tmap.index(s) for s in symbols]
+        cell = atoms.cell.array.reshape(1, 9) if atoms.cell.rank == 3 else None
+        e, f, v = dp.eval(atoms.get_positions().reshape(1, -1), cell, types)[:3]
+        ref_e, ref_f, ref_v = _labels(atoms)
+        n = len(atoms)
+        de.append((float(e.ravel()[0]) - ref_e) / n)
+        df.append((f.reshape(-1, 3) - ref_f).ravel())
+        if ref_v is not None:
+            dv.append((v.reshape(3, 3) - ref_v).ravel() / n)
+    out = {"e_per_atom": float(np.sqrt(np.mean(np.square(de)))),
+           "f": float(np.sqrt(np.mean(np.square(np.concatenate(df)))))}
+    out["v_per_atom"] = float(np.sqrt(np.mean(np.square(dv)))) if dv else None
+    return out
+
+
+def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="se_e2_a",
+                    init_models=None, seeds=None, type_map=None) -> CommitteeResult:
+    """Train ``n_models`` on the same data with different seeds.
+
+    ``init_models``: checkpoints of the previous iteration (one per member) to
+    warm-start from; ``type_map`` defaults to the elements of ``train``.
+    """
+    workdir = Path(workdir)
+    type_map = list(type_map or type_map_from(train))
+    seeds = list(seeds or [1000 + 17 * k for k in range(n_models)])
+    if len(seeds) != n_models:
+        raise ValueError("one seed per committee member")
+    if init_models is not None and len(init_models) != n_models:
+        raise ValueError("one init model per committee member")
+    data = workdir / "data"
+    shutil.rmtree(data, ignore_errors=True)
+    train_sys = write_systems(train, data / "train", type_map)
+    valid_sys = write_systems(valid, data / "valid", type_map) if valid else []
+    has_virial = all(os.path.exists(os.path.join(s, "set.000", "virial.npy")) for s in train_sys)
+    models, ckpts, rmse = [], [], []
+    for k in range(n_models):
+        inp = make_input(template, type_map, train_sys, valid_sys, seeds[k], steps, has_virial)
+        init = init_models[k] if init_models else None
+        model, ckpt = train_model(workdir / f"model.{k + 1:02d}", inp, init)
+        models.append(model)
+        ckpts.append(ckpt)
+        rmse.append(evaluate(model, valid) if valid else None)
+    return CommitteeResult(models=models, checkpoints=ckpts, rmse=rmse)
+
+
+def pair_style_members(model_paths, elements) -> tuple:
+    """``pair_style committee`` member string and the pair_coeff element list."""
+    return " ".join(f"deepmd {p}" for p in model_paths), " ".join(elements)
