@@ -1,4 +1,4 @@
-"""Command line: ``mdsentry demo | doctor | setup | plugin-path``."""
+"""Command line: ``mdsentry demo | doctor | setup | train | plugin-path``."""
 
 import argparse
 import os
@@ -49,6 +49,30 @@ def cmd_doctor(args):
     return run_checks()
 
 
+def cmd_train(args):
+    """Train a committee on labelled frames and report validation RMSEs."""
+    from mdsentry.frames import read_frames, split
+    from mdsentry.train import get_backend
+
+    backend = get_backend(args.backend)
+    frames = read_frames(args.data)
+    if args.valid:
+        train, valid = frames, read_frames(args.valid)
+    else:
+        train, valid = split(frames, args.valid_fraction, seed=0)
+    print(f"{len(train)} training and {len(valid)} validation frames")
+    res = backend.train_committee(train, valid, args.out, n_models=args.models, steps=args.steps,
+                                  template=args.template, init_models=args.init)
+    print(f"{'model':48s} {'E (meV/atom)':>13s} {'F (meV/A)':>10s} {'W (meV/atom)':>13s}")
+    for model, r in zip(res.models, res.rmse):
+        if r is None:
+            print(f"{model:48s} (no validation frames)")
+            continue
+        v = f"{1000 * r['v_per_atom']:13.2f}" if r["v_per_atom"] is not None else f"{'-':>13s}"
+        print(f"{model:48s} {1000 * r['e_per_atom']:13.2f} {1000 * r['f']:10.1f} {v}")
+    return 0
+
+
 def cmd_setup(args):
     from mdsentry.setup_deepmd import ensure
 
@@ -74,6 +98,18 @@ def main(argv=None):
 
     p = sub.add_parser("doctor", help="check LAMMPS, MPI, the plugin and the ML backends")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("train", help="train a committee of models on labelled frames")
+    p.add_argument("--data", required=True, help="extxyz (or any ASE format) or deepmd npy dir")
+    p.add_argument("--valid", help="held-out frames (default: --valid-fraction of --data)")
+    p.add_argument("--valid-fraction", type=float, default=0.1)
+    p.add_argument("--backend", default="deepmd")
+    p.add_argument("--models", type=int, default=4, help="committee size (different seeds)")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--template", default="se_e2_a", help="se_e2_a, dpa1 or a dp input.json")
+    p.add_argument("--init", nargs="+", help="checkpoints to warm-start from, one per model")
+    p.add_argument("--out", default="runs/train")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("setup", help="rebuild deepmd-kit's torch libraries if they do not "
                        "match the installed torch (cached, idempotent)")

@@ -75,8 +75,12 @@ def write_systems(frames, outdir, type_map) -> list:
 
 
 def make_input(template, type_map, train_systems, valid_systems, seed, steps,
-               has_virial=False) -> dict:
-    """A dp input dictionary from a shipped template (name) or a user's file (path)."""
+               has_virial=False, warm=False) -> dict:
+    """A dp input dictionary from a shipped template (name) or a user's file (path).
+
+    ``warm``: the model starts from trained weights, so the learning rate starts
+    4x lower (a full restart of the schedule would first undo the old fit).
+    """
     if template in TEMPLATES:
         text = resources.files("mdsentry.train").joinpath(f"templates/{template}.json").read_text()
     else:
@@ -95,6 +99,8 @@ def make_input(template, type_map, train_systems, valid_systems, seed, steps,
     tr["validation_data"]["systems"] = list(valid_systems or train_systems)
     inp["learning_rate"]["decay_steps"] = max(1, min(inp["learning_rate"]["decay_steps"],
                                                      int(steps) // 10 or 1))
+    if warm:
+        inp["learning_rate"]["start_lr"] *= 0.25
     if has_virial:
         inp["loss"]["start_pref_v"] = 0.02
         inp["loss"]["limit_pref_v"] = 1.0
@@ -179,8 +185,9 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
     has_virial = all(os.path.exists(os.path.join(s, "set.000", "virial.npy")) for s in train_sys)
     models, ckpts, rmse = [], [], []
     for k in range(n_models):
-        inp = make_input(template, type_map, train_sys, valid_sys, seeds[k], steps, has_virial)
         init = init_models[k] if init_models else None
+        inp = make_input(template, type_map, train_sys, valid_sys, seeds[k], steps, has_virial,
+                         warm=init is not None)
         model, ckpt = train_model(workdir / f"model.{k + 1:02d}", inp, init)
         models.append(model)
         ckpts.append(ckpt)
