@@ -72,3 +72,22 @@ def test_warm_start_reduces_force_rmse(tmp_path):
     after = res.rmse[0]["f"]
     print(f"held-out force RMSE: {before:.4f} -> {after:.4f} eV/A")
     assert after < 0.9 * before
+
+
+def test_cli_trains_from_a_store(tmp_path, capsys):
+    """mdsentry train --data store.h5: the labelled frames of the HDF5 store."""
+    from mdsentry import store
+    from mdsentry.cli import main
+    from mdsentry.frames import read_frames
+
+    path = store.create(str(tmp_path / "project.h5"))
+    store.append(path, read_frames(FRAMES, index=":20"), source="import:cu_emt.extxyz")
+    unlabelled = read_frames(FRAMES, index="20:22")
+    for a in unlabelled:
+        a.calc = None
+    store.append(path, unlabelled, source="md")  # not used for training
+    assert main(["train", "--data", path, "--models", "1", "--steps", "20",
+                 "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "18 training and 2 validation frames" in out
+    assert os.path.isfile(tmp_path / "run" / "model.01" / "model.pth")

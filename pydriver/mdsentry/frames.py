@@ -1,4 +1,4 @@
-"""Labelled frames in and out: ASE formats (extxyz, ...) and deepmd npy systems.
+"""Labelled frames in and out: ASE formats (extxyz, ...), deepmd npy systems, the store.
 
 Frames are ASE Atoms whose calculator holds energy, forces and (optionally)
 stress.  MPI note: ASE's own readers/writers are MPI-aware when mpi4py is
@@ -38,8 +38,14 @@ def read_deepmd_system(path) -> list:
 
 
 def read_frames(path, index=":") -> list:
-    """Frames from a file ASE reads (extxyz, ...) or from deepmd npy system dir(s)."""
+    """Frames from a file ASE reads (extxyz, ...), deepmd npy system dir(s), or the
+    labelled frames of an mdsentry store (.h5)."""
     path = Path(path)
+    if path.suffix in (".h5", ".hdf5"):
+        from mdsentry import store
+
+        frames = store.read(str(path), status="labelled")
+        return frames if index == ":" else frames[_slice(index)]
     if path.is_dir():
         systems = [p.parent for p in sorted(path.rglob("type.raw"))]
         if not systems:
@@ -49,6 +55,13 @@ def read_frames(path, index=":") -> list:
         raise FileNotFoundError(f"no such data file: {path}")
     frames = read(str(path), index=index, parallel=False)
     return frames if isinstance(frames, list) else [frames]
+
+
+def _slice(index):
+    if isinstance(index, int):
+        return slice(index, index + 1)
+    parts = [int(p) if p else None for p in str(index).split(":")]
+    return slice(*parts)
 
 
 def split(frames, fraction, seed=0) -> tuple:
