@@ -107,3 +107,21 @@ def test_sigkill_keeps_every_acknowledged_frame(tmp_path):
         for k, a in enumerate(frames):
             assert len(a) == 5 + k % 7 and np.all(a.positions == k)
             assert a.info["step"] == k - k % 3
+
+
+def test_import_and_export(tmp_path):
+    from ase.io import read
+
+    src = os.path.join(os.path.dirname(__file__), "data", "cu_emt.extxyz")
+    path = str(tmp_path / "p.h5")
+    ids = store.import_frames(path, src)
+    assert len(ids) == 120 and store.table(path)["source"][0] == "import:cu_emt.extxyz"
+    xyz = store.export(path, tmp_path / "out.extxyz")
+    again = read(xyz, ":")
+    orig = read(src, ":")
+    assert len(again) == 120
+    assert np.allclose(again[7].get_forces(), orig[7].get_forces())
+    systems = store.export(path, tmp_path / "dp", fmt="deepmd")
+    back = read_frames(tmp_path / "dp")
+    assert len(systems) == 1 and len(back) == 120
+    assert back[3].get_potential_energy() == pytest.approx(orig[3].get_potential_energy())

@@ -259,3 +259,29 @@ def read(path, ids=None, status=None, split=None) -> list:
                               oracle=t["oracle"][i], error=t["error"][i])
             frames.append(atoms)
     return frames
+
+
+def import_frames(path, source_file, split="train") -> np.ndarray:
+    """Add existing labelled data (extxyz or any ASE format, deepmd npy dirs) to the store."""
+    from mdsentry.frames import read_frames
+
+    frames = read_frames(source_file)
+    if not os.path.exists(path):
+        create(path)
+    return append(path, frames, source=f"import:{os.path.basename(str(source_file))}",
+                  split=split)
+
+
+def export(path, out, fmt="extxyz", status="labelled", type_map=None):
+    """Write frames of the store as extxyz (a file) or deepmd npy systems (a directory)."""
+    frames = read(path, status=status)
+    if fmt == "extxyz":
+        from ase.io import write
+
+        write(str(out), frames, format="extxyz", parallel=False)
+        return str(out)
+    if fmt == "deepmd":
+        from mdsentry.train.deepmd import type_map_from, write_systems
+
+        return write_systems(frames, out, type_map or type_map_from(frames))
+    raise ValueError(f"unknown export format {fmt!r} (extxyz or deepmd)")
