@@ -62,8 +62,8 @@ def test_pool_over_two_ranks(tmp_path):
     path = store.create(str(tmp_path / "s.h5"))
     frames = cu_frames(6, seed=3)
     store.append(path, frames, source="md")
-    out = run_mpi(2, [sys.executable, worker("label_pool.py"), path, str(tmp_path / "w")])
-    reports = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    run_mpi(2, [sys.executable, worker("label_pool.py"), path, str(tmp_path / "w")])
+    reports = [json.load(open(tmp_path / "w" / f"rank{r}.json")) for r in (0, 1)]
     assert sorted(r["rank"] for r in reports) == [0, 1]
     assert all(r["counts"] == [6, 0] for r in reports)
     labelled = store.read(path, status="labelled")
