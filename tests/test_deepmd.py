@@ -89,3 +89,41 @@ mass * 63.5
                                         r"found in the model"):
         lmp.command(coeff)
     lmp.close()
+
+
+def test_hot_swap_to_a_deepmd_committee(tmp_path, eam_pair):
+    """A running EAM walker receives a DeePMD committee: state kept, models in use."""
+    from mpi4py import MPI
+
+    from mdsentry.engine import Walker
+
+    deck = f"""units metal
+lattice fcc 3.61
+region box block 0 3 0 3 0 3
+create_box 1 box
+create_atoms 1 box
+mass 1 63.546
+velocity all create 600 9876 loop geom
+pair_style committee eam/alloy eam/alloy
+pair_coeff * * 1 {eam_pair[0]} Cu
+pair_coeff * * 2 {eam_pair[1]} Cu
+fix sentry all sentry 5 0.5 5.0 elements Cu frames ${{workdir}}/candidates.xyz
+fix nvt all nvt temp 600 600 0.1
+thermo 1000
+"""
+    w = Walker(MPI.COMM_SELF, 0, tmp_path / "w", deck, deepmd=True)
+    w.run(20)
+    v0, x0 = w.gather("v", 3), w.gather("x", 3)
+    seconds = w.swap(f"pair_style committee deepmd {MODELS[0]} deepmd {MODELS[1]}",
+                     ["pair_coeff * * 1 Cu", "pair_coeff * * 2 Cu"])
+    assert np.array_equal(w.gather("v", 3), v0)
+    # run 0 pre yes wraps atoms that left the periodic box: same positions modulo L
+    shift = w.gather("x", 3) - x0
+    L = 3 * 3.61
+    assert np.allclose(shift - L * np.round(shift / L), 0.0, atol=1e-9)
+    assert np.mean(shift == 0.0) > 0.5
+    assert w.step() == 20 and seconds > 0
+    chunk = w.run(20)
+    assert chunk.step == 40 and not chunk.halted
+    assert 0 < w.sentry_vector()[0] < 0.5  # the DeePMD members' (small) disagreement
+    w.close()
