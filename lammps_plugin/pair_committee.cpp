@@ -460,7 +460,7 @@ void PairCommittee::compute_leader_only(int eflag, int vflag)
     members[0]->compute(eflag, vflag);
   }
   member_seen_step[0] = update->ntimestep;
-  take_energy_virial(eflag, vflag);
+  take_energy_virial();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -517,7 +517,7 @@ void PairCommittee::compute_all_members(int eflag, int vflag, bool devi_now)
     }
   }
 
-  take_energy_virial(eflag, vflag);
+  take_energy_virial();
   if (devi_now) deviation_from_buffers(ev_now);
 }
 
@@ -525,7 +525,7 @@ void PairCommittee::compute_all_members(int eflag, int vflag, bool devi_now)
    energies and virials consistent with the driving forces
 ------------------------------------------------------------------------- */
 
-void PairCommittee::take_energy_virial(int /*eflag*/, int /*vflag*/)
+void PairCommittee::take_energy_virial()
 {
   const int n = mean_forces ? nmembers() : 1;
   const double w = 1.0 / n;

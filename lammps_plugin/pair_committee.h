@@ -47,6 +47,8 @@ class PairCommittee : public Pair {
   // interface for fix sentry (same plugin library)
   void request_deviation() { devi_request = 1; }
   bigint deviation_step() const { return devi_step; }
+  // force entries are fresh on every deviation step, energy/virial entries on
+  // energy-tallied steps and model_devi.out rows
   const double *deviation() const { return devi; }
   const double *force_deviation_peratom() const { return devi_atom; }
   int nmembers() const { return static_cast<int>(members.size()); }
@@ -88,7 +90,7 @@ class PairCommittee : public Pair {
   bool deviation_needed() const;
   void compute_leader_only(int, int);
   void compute_all_members(int, int, bool);
-  void take_energy_virial(int, int);
+  void take_energy_virial();
   void deviation_from_buffers(bool);
   bool out_row_due() const;
   void write_model_devi();
