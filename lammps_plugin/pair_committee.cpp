@@ -26,7 +26,7 @@ bigint PairCommittee::generation_counter = 0;
 PairCommittee::PairCommittee(LAMMPS *lmp) :
     Pair(lmp), nmax_buf(0), generation(++generation_counter), every(0), mean_forces(0), rel_f(0), rel_v(0), eps_f(0.0), eps_v(0.0),
     out_freq(0), out_append(0), fp(nullptr), last_out_step(-1), devi_flag(0), devi_request(0),
-    devi_step(-1), ev_step(-1), devi_atom(nullptr), nmax_devi(0)
+    devi_step(-1), devi_atom(nullptr), nmax_devi(0)
 {
   restartinfo = 0;
   respa_enable = 0;
@@ -219,7 +219,7 @@ void PairCommittee::settings(int narg, char **arg)
     }
   }
   last_out_step = -1;
-  devi_step = ev_step = -1;
+  devi_step = -1;
   generation = ++generation_counter;
 
   set_flags_from_members();
@@ -599,7 +599,6 @@ void PairCommittee::deviation_from_buffers(bool with_ev)
 
   devi_step = update->ntimestep;
   if (!with_ev) return;    // E and virial deviations keep their last values
-  ev_step = devi_step;
 
   // members' total energies and virials (partial sums per rank)
   std::vector<double> local(7 * n), total(7 * n);

@@ -78,7 +78,6 @@ class PairCommittee : public Pair {
   int devi_flag;       // set by fix pair for "devi"
   int devi_request;    // set by fix sentry for the current step
   bigint devi_step;    // step of the last force-deviation evaluation
-  bigint ev_step;      // step of the last energy/virial-deviation evaluation
   double devi[NDEVI];
   double *devi_atom;
   int nmax_devi;

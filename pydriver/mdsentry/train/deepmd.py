@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 from ase.data import atomic_numbers
+from ase.stress import voigt_6_to_full_3x3_stress
+
+from mdsentry.frames import labels
 
 from mdsentry.train import CommitteeResult
 
@@ -33,15 +36,13 @@ def type_map_from(frames) -> list:
 
 
 def _labels(atoms):
-    calc = atoms.calc
-    if calc is None or "energy" not in calc.results or "forces" not in calc.results:
+    e, f, stress = labels(atoms)
+    if f is None:
         raise ValueError("every training frame needs energy and forces (an ASE calculator result)")
-    e = atoms.get_potential_energy()
-    f = atoms.get_forces()
     v = None
-    if "stress" in calc.results and atoms.cell.rank == 3:
+    if stress is not None and atoms.cell.rank == 3:
         # deepmd's virial is -stress * volume (3x3, energy units)
-        v = -atoms.get_stress(voigt=False) * atoms.get_volume()
+        v = -voigt_6_to_full_3x3_stress(stress) * atoms.get_volume()
     return e, f, v
 
 
@@ -61,13 +62,13 @@ def write_systems(frames, outdir, type_map) -> list:
         sysdir = outdir / f"sys.{k:03d}"
         setdir = sysdir / "set.000"
         setdir.mkdir(parents=True, exist_ok=True)
-        labels = [_labels(a) for a in group]
+        labs = [_labels(a) for a in group]
         np.save(setdir / "coord.npy", np.array([a.get_positions().ravel() for a in group]))
         np.save(setdir / "box.npy", np.array([a.cell.array.ravel() for a in group]))
-        np.save(setdir / "energy.npy", np.array([e for e, _, _ in labels]))
-        np.save(setdir / "force.npy", np.array([f.ravel() for _, f, _ in labels]))
-        if all(v is not None for _, _, v in labels):
-            np.save(setdir / "virial.npy", np.array([v.ravel() for _, _, v in labels]))
+        np.save(setdir / "energy.npy", np.array([e for e, _, _ in labs]))
+        np.save(setdir / "force.npy", np.array([f.ravel() for _, f, _ in labs]))
+        if all(v is not None for _, _, v in labs):
+            np.save(setdir / "virial.npy", np.array([v.ravel() for _, _, v in labs]))
         np.savetxt(sysdir / "type.raw", np.array(types), fmt="%d")
         (sysdir / "type_map.raw").write_text("\n".join(type_map) + "\n")
         systems.append(str(sysdir))
