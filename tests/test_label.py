@@ -71,3 +71,14 @@ def test_pool_over_two_ranks(tmp_path):
         ref = a.copy()
         ref.calc = EMT()
         assert b.get_potential_energy() == pytest.approx(ref.get_potential_energy(), abs=1e-10)
+
+
+def test_error_on_rank0_reaches_every_rank(tmp_path):
+    """A bad frame id fails on rank 0 (the store reader): both ranks get the error."""
+    path = store.create(str(tmp_path / "s.h5"))
+    store.append(path, cu_frames(2), source="md")
+    run_mpi(2, [sys.executable, worker("label_pool.py"), path, str(tmp_path / "w"), "0,7"],
+            timeout=120)
+    reports = [json.load(open(tmp_path / "w" / f"rank{r}.json")) for r in (0, 1)]
+    for r in reports:
+        assert "labelling failed on rank 0: IndexError" in r["counts"][0]

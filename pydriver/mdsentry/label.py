@@ -114,6 +114,21 @@ def label_frames(frames, oracle, workdir, *, timeout=3600.0, retries=1, comm=Non
         return results
 
 
+def _on_root(comm, fn, share=True):
+    """fn() on rank 0; its result on every rank (on rank 0 only if not ``share``),
+    or its error raised on every rank."""
+    result, failure = None, None
+    if comm.Get_rank() == 0:
+        try:
+            result = fn()
+        except Exception as exc:  # noqa: BLE001 - re-raised on every rank below
+            failure = f"{type(exc).__name__}: {exc}"
+    shared, failure = comm.bcast((result if share else None, failure), root=0)
+    if failure:
+        raise RuntimeError(f"labelling failed on rank 0: {failure}")
+    return result if comm.Get_rank() == 0 else shared
+
+
 def label_store(path, oracle, workdir, ids=None, **kwargs):
     """Label the store's unlabelled frames (all, or those among ``ids``); collective.
 
@@ -127,15 +142,16 @@ def label_store(path, oracle, workdir, ids=None, **kwargs):
     from mdsentry import store
 
     comm = kwargs.get("comm") or MPI.COMM_WORLD
-    todo, frames = None, None
-    if comm.Get_rank() == 0:
+
+    def pending():
         table = store.table(path)
-        todo = [int(i) for i in (range(len(table["status"])) if ids is None else ids)
+        return [int(i) for i in (range(len(table["status"])) if ids is None else ids)
                 if table["status"][i] == store.STATUS["unlabelled"]]
-        frames = store.read(path, ids=todo) if todo else []
-    todo = comm.bcast(todo, root=0)
+
+    todo = _on_root(comm, pending)
     if not todo:
         return 0, 0
+    frames = _on_root(comm, lambda: store.read(path, ids=todo), share=False)  # root submits
     name = oracle_name(oracle)
     tally = [0, 0]
 
@@ -148,7 +164,15 @@ def label_store(path, oracle, workdir, ids=None, **kwargs):
             store.set_failed(path, [todo[k]], r["error"], oracle=name)
             tally[1] += 1
 
-    label_frames(frames, oracle, workdir, on_result=record, **kwargs)
+    failure = None
+    try:
+        label_frames(frames, oracle, workdir, on_result=record, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - re-raised on every rank below
+        failure = f"{type(exc).__name__}: {exc}"
+    # an error on one rank (the store, say) must not leave the others waiting
+    failures = [f for f in comm.allgather(failure) if f]
+    if failures:
+        raise RuntimeError(f"labelling failed: {failures[0]}")
     return tuple(comm.bcast(tuple(tally), root=0))
 
 
