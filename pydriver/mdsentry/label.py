@@ -2,26 +2,30 @@
 
 The pool is mpi4py.futures' ``MPICommExecutor`` on the driver's communicator
 (rank 0 submits, the other ranks label; on one rank tasks run in a thread).
-Each frame is computed in a child process so that a crashed or hanging
+Frames are computed in child processes (a batch per child, so that a
+calculator's start-up is paid once per batch) so that a crashed or hanging
 calculator costs one frame, not the loop: the child is killed after
-``timeout`` seconds, retried ``retries`` times, and the failure is reported.
+``timeout`` seconds on a frame, the frame is retried ``retries`` times in a
+fresh child, and the failure is reported.
 
 An oracle is a dict: ``{"calculator": "emt" | "chgnet" | "module:factory",
 "kwargs": {...}}``; the factory returns an ASE calculator (VASP, CP2K, QE, ...).
 
-    python -m mdsentry.label IN.npz OUT.npz ORACLE.json   (the child)
+    python -m mdsentry.label BATCHDIR FIRST N   (the child)
 """
 
 import json
 import os
 import subprocess
 import sys
+import time
 from importlib import import_module
 
 import numpy as np
 
 KNOWN = {
     "emt": "ase.calculators.emt:EMT",
+    "chgnet": "mdsentry.oracles:chgnet",
 }
 
 
@@ -46,42 +50,101 @@ def _child_env():
     return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
 
 
-def label_one(atoms, oracle, timeout, retries, workdir) -> dict:
-    """Label one frame in a child process; returns {"ok", "energy", "forces", "stress", ...}."""
-    os.makedirs(workdir, exist_ok=True)
+def _write_frame(path, atoms):
     # plain npz, not extxyz (rounds positions) nor ASE's .traj (written on MPI rank 0 only)
-    src, dst = os.path.join(workdir, "in.npz"), os.path.join(workdir, "out.npz")
-    spec = os.path.join(workdir, "oracle.json")
-    np.savez(src, numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell.array,
+    np.savez(path, numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell.array,
              pbc=atoms.pbc)
+
+
+def _tail(path):
+    try:
+        with open(path, errors="replace") as fh:
+            lines = fh.read().strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+def label_batch(frames, oracle, timeout, retries, workdir, poll=0.05) -> list:
+    """Label frames in one child process; returns one result dict per frame
+    ({"ok", "energy", "forces", "stress", "attempts"} or {"ok": False, "error", ...}).
+
+    One child labels the frames one after the other, so the calculator is set up
+    once (CHGNet: seconds; a DFT code: nothing).  Each frame has its own
+    ``timeout``: a child that takes longer, raises or crashes is killed, the
+    frame is retried up to ``retries`` times in a fresh child, then recorded as
+    failed, and a new child goes on with the next frame.
+    """
+    workdir = os.path.abspath(workdir)
+    os.makedirs(workdir, exist_ok=True)
+    spec = os.path.join(workdir, "oracle.json")
     with open(spec, "w") as fh:
         json.dump(oracle, fh)
-    error = ""
-    for attempt in range(1, retries + 2):
-        if os.path.exists(dst):
-            os.remove(dst)
-        try:
-            proc = subprocess.run([sys.executable, "-m", "mdsentry.label", src, dst, spec],
-                                  capture_output=True, text=True, timeout=timeout, cwd=workdir,
-                                  env=_child_env())
-        except subprocess.TimeoutExpired:
-            error = f"timeout after {timeout} s"
-            continue
-        if proc.returncode == 0 and os.path.exists(dst):
-            with np.load(dst) as out:
-                stress = out["stress"] if "stress" in out else None
-                return {"ok": True, "energy": float(out["energy"]), "forces": out["forces"],
-                        "stress": stress, "attempts": attempt}
-        lines = (proc.stderr or proc.stdout or "").strip().splitlines()
-        error = lines[-1] if lines else f"exit code {proc.returncode}"
-    return {"ok": False, "error": error, "attempts": retries + 1}
+    for k, atoms in enumerate(frames):
+        _write_frame(os.path.join(workdir, f"in{k:05d}.npz"), atoms)
+    results = [None] * len(frames)
+    attempts = [0] * len(frames)
+    k = 0
+    while k < len(frames):
+        for name in os.listdir(workdir):
+            if name.startswith(("out", "err")):
+                os.remove(os.path.join(workdir, name))
+        log = open(os.path.join(workdir, "child.log"), "w")
+        proc = subprocess.Popen([sys.executable, "-m", "mdsentry.label", workdir, str(k),
+                                 str(len(frames))], stdout=log, stderr=subprocess.STDOUT,
+                                cwd=workdir, env=_child_env())
+        deadline = time.monotonic() + timeout
+        error = None
+        while k < len(frames):
+            out = os.path.join(workdir, f"out{k:05d}.npz")
+            if os.path.exists(out):
+                attempts[k] += 1
+                with np.load(out) as d:
+                    results[k] = {"ok": True, "energy": float(d["energy"]), "forces": d["forces"],
+                                  "stress": d["stress"] if "stress" in d else None,
+                                  "attempts": attempts[k]}
+                k += 1
+                deadline = time.monotonic() + timeout
+                continue
+            err = os.path.join(workdir, f"err{k:05d}.txt")
+            if os.path.exists(err):
+                proc.wait()
+                error = _tail(err) or "the oracle raised"
+                break
+            if proc.poll() is not None:
+                if os.path.exists(out) or os.path.exists(err):
+                    continue  # finished just now
+                error = _tail(log.name) or f"oracle process exited with code {proc.returncode}"
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                error = f"timeout after {timeout} s"
+                break
+            time.sleep(poll)
+        if proc.poll() is None:
+            proc.wait()
+        log.close()
+        if error is not None:
+            attempts[k] += 1
+            if attempts[k] > retries:
+                results[k] = {"ok": False, "error": error, "attempts": attempts[k]}
+                k += 1
+    return results
+
+
+def label_one(atoms, oracle, timeout, retries, workdir) -> dict:
+    """Label one frame in a child process (see ``label_batch``)."""
+    return label_batch([atoms], oracle, timeout, retries, workdir)[0]
 
 
 def label_frames(frames, oracle, workdir, *, timeout=3600.0, retries=1, comm=None,
-                 progress=True, on_result=None):
+                 progress=True, on_result=None, batch=None):
     """Label ``frames`` over the ranks of ``comm`` (collective call).
 
-    ``on_result(k, result)`` is called on rank 0 as soon as frame k is done.
+    Frames go out in batches of ``batch`` (default: an even share per worker,
+    at most 16), one child process per batch.  ``on_result(k, result)`` is
+    called on rank 0 for each frame k as soon as its batch is done.
     Returns one result dict per frame on rank 0, None on the other ranks.
     """
     from concurrent.futures import as_completed
@@ -93,22 +156,28 @@ def label_frames(frames, oracle, workdir, *, timeout=3600.0, retries=1, comm=Non
     with MPICommExecutor(comm, root=0) as pool:
         if pool is None:
             return None  # this rank served tasks until the root finished
-        futures = {pool.submit(label_one, atoms, oracle, timeout, retries,
-                               os.path.join(os.path.abspath(workdir), f"frame{k:05d}")): k
-                   for k, atoms in enumerate(frames)}
+        workers = max(1, comm.Get_size() - 1)
+        size = int(batch or min(16, max(1, -(-len(frames) // workers))))
+        root = os.path.abspath(workdir)
+        futures = {}
+        for b, first in enumerate(range(0, len(frames), size)):
+            ks = list(range(first, min(first + size, len(frames))))
+            fut = pool.submit(label_batch, [frames[k] for k in ks], oracle, timeout, retries,
+                              os.path.join(root, f"batch{b:04d}"))
+            futures[fut] = ks
         results = [None] * len(frames)
         bar = None
-        if progress and futures:
+        if progress and frames:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(futures), desc=f"labelling ({oracle_name(oracle)})", unit="frame")
+            bar = tqdm(total=len(frames), desc=f"labelling ({oracle_name(oracle)})", unit="frame")
         for fut in as_completed(futures):
-            k = futures[fut]
-            results[k] = fut.result()
-            if on_result:
-                on_result(k, results[k])
+            for k, r in zip(futures[fut], fut.result()):
+                results[k] = r
+                if on_result:
+                    on_result(k, r)
             if bar:
-                bar.update()
+                bar.update(len(futures[fut]))
         if bar:
             bar.close()
         return results
@@ -177,24 +246,37 @@ def label_store(path, oracle, workdir, ids=None, **kwargs):
 
 
 def _main(argv):
+    """Child: label in<k>.npz for k = first..n-1 of a batch directory, in order;
+    out<k>.npz on success, err<k>.txt and exit 1 on the first failure."""
+    import traceback
+
     from ase import Atoms
 
-    src, dst, spec = argv
-    with open(spec) as fh:
+    workdir, first, n = argv[0], int(argv[1]), int(argv[2])
+    with open(os.path.join(workdir, "oracle.json")) as fh:
         oracle = json.load(fh)
-    with np.load(src) as d:
-        atoms = Atoms(numbers=d["numbers"], positions=d["positions"], cell=d["cell"],
-                      pbc=d["pbc"])
-    atoms.calc = load_calculator(oracle)
-    results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
-    if all(atoms.pbc):
+    calc = load_calculator(oracle)
+    for k in range(first, n):
+        dst = os.path.join(workdir, f"out{k:05d}.npz")
         try:
-            results["stress"] = atoms.get_stress()
-        except Exception:  # noqa: BLE001 - calculators without stress still label E and F
-            pass
-    with open(dst + ".part", "wb") as fh:
-        np.savez(fh, **results)
-    os.replace(dst + ".part", dst)
+            with np.load(os.path.join(workdir, f"in{k:05d}.npz")) as d:
+                atoms = Atoms(numbers=d["numbers"], positions=d["positions"], cell=d["cell"],
+                              pbc=d["pbc"])
+            atoms.calc = calc
+            results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
+            if all(atoms.pbc):
+                try:
+                    results["stress"] = atoms.get_stress()
+                except Exception:  # noqa: BLE001 - calculators without stress still label E, F
+                    pass
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which retries
+            traceback.print_exc()
+            with open(dst.replace("out", "err").replace(".npz", ".txt"), "w") as fh:
+                fh.write(f"{type(exc).__name__}: {exc}\n")
+            sys.exit(1)
+        with open(dst + ".part", "wb") as fh:
+            np.savez(fh, **results)
+        os.replace(dst + ".part", dst)
 
 
 if __name__ == "__main__":

@@ -207,6 +207,14 @@ def set_failed(path, ids, error, oracle=""):
             fr["status"][i] = STATUS["failed"]
 
 
+def set_split(path, ids, split):
+    """Assign frames to a split ("train", "valid", "candidate", ...)."""
+    with _open(path, "a") as f:
+        fr = f["frames"]
+        for i in _check_ids(f, ids):
+            fr["split"][i] = _enc(split)
+
+
 def table(path) -> dict:
     """Per-frame provenance and status as numpy arrays (strings decoded)."""
     with _open(path, "r") as f:

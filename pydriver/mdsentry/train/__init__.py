@@ -1,8 +1,10 @@
 """Training backends.  Each backend module exposes the same plain functions:
 
     train_committee(train, valid, workdir, *, n_models, steps, template, init_models,
-                    seeds, type_map) -> CommitteeResult
+                    seeds, type_map, resume, progress) -> CommitteeResult
     evaluate(model_path, frames) -> dict of RMSEs
+    predict(model_path, frames) -> [(energy, forces, virial 3x3)] per frame
+    type_map(model_path) -> elements the model knows
     pair_style_members(model_paths, elements) -> (pair_style member string, pair_coeff args)
 
 ``train`` and ``valid`` are lists of labelled ASE Atoms (energy, forces, and

@@ -138,13 +138,13 @@ def train_model(workdir, inp, init_model=None) -> tuple:
     return str(workdir / "model.pth"), str(ckpt.resolve())
 
 
-def evaluate(model_path, frames) -> dict:
-    """RMSE of energy per atom, force components and virial per atom (if labelled)."""
+def predict(model_path, frames) -> list:
+    """Model energy, forces (natoms, 3) and virial (3x3) for each frame."""
     from deepmd.infer import DeepPot
 
     dp = DeepPot(str(model_path))
     tmap = dp.get_type_map()
-    de, df, dv = [], [], []
+    out = []
     for atoms in frames:
         symbols = atoms.get_chemical_symbols()
         missing = set(symbols) - set(tmap)
@@ -153,12 +153,20 @@ def evaluate(model_path, frames) -> dict:
         types = [tmap.index(s) for s in symbols]
         cell = atoms.cell.array.reshape(1, 9) if atoms.cell.rank == 3 else None
         e, f, v = dp.eval(atoms.get_positions().reshape(1, -1), cell, types)[:3]
+        out.append((float(e.ravel()[0]), f.reshape(-1, 3), v.reshape(3, 3)))
+    return out
+
+
+def evaluate(model_path, frames) -> dict:
+    """RMSE of energy per atom, force components and virial per atom (if labelled)."""
+    de, df, dv = [], [], []
+    for atoms, (e, f, v) in zip(frames, predict(model_path, frames)):
         ref_e, ref_f, ref_v = _labels(atoms)
         n = len(atoms)
-        de.append((float(e.ravel()[0]) - ref_e) / n)
-        df.append((f.reshape(-1, 3) - ref_f).ravel())
+        de.append((e - ref_e) / n)
+        df.append((f - ref_f).ravel())
         if ref_v is not None:
-            dv.append((v.reshape(3, 3) - ref_v).ravel() / n)
+            dv.append((v - ref_v).ravel() / n)
     out = {"e_per_atom": float(np.sqrt(np.mean(np.square(de)))),
            "f": float(np.sqrt(np.mean(np.square(np.concatenate(df)))))}
     out["v_per_atom"] = float(np.sqrt(np.mean(np.square(dv)))) if dv else None
@@ -166,9 +174,11 @@ def evaluate(model_path, frames) -> dict:
 
 
 def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="se_e2_a",
-                    init_models=None, seeds=None, type_map=None) -> CommitteeResult:
+                    init_models=None, seeds=None, type_map=None, resume=False,
+                    progress=False) -> CommitteeResult:
     """Train ``n_models`` on the same data with different seeds.
 
+    ``resume``: members already trained in ``workdir`` (a ``member.json``) are kept.
     ``init_models``: checkpoints of the previous iteration (one per member) to
     warm-start from; ``type_map`` defaults to the elements of ``train``.
     """
@@ -185,17 +195,42 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
     valid_sys = write_systems(valid, data / "valid", type_map) if valid else []
     has_virial = all(os.path.exists(os.path.join(s, "set.000", "virial.npy")) for s in train_sys)
     models, ckpts, rmse = [], [], []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_models, desc=f"training {n_models} deepmd models", unit="model")
     for k in range(n_models):
-        init = init_models[k] if init_models else None
-        inp = make_input(template, type_map, train_sys, valid_sys, seeds[k], steps, has_virial,
-                         warm=init is not None)
-        model, ckpt = train_model(workdir / f"model.{k + 1:02d}", inp, init)
-        models.append(model)
-        ckpts.append(ckpt)
-        rmse.append(evaluate(model, valid) if valid else None)
+        mdir = workdir / f"model.{k + 1:02d}"
+        done = mdir / "member.json"
+        if resume and done.exists():  # trained before the driver was stopped
+            member = json.loads(done.read_text())
+        else:
+            init = init_models[k] if init_models else None
+            inp = make_input(template, type_map, train_sys, valid_sys, seeds[k], steps, has_virial,
+                             warm=init is not None)
+            model, ckpt = train_model(mdir, inp, init)
+            member = {"model": model, "checkpoint": ckpt,
+                      "rmse": evaluate(model, valid) if valid else None}
+            (mdir / "member.json.part").write_text(json.dumps(member))
+            os.replace(mdir / "member.json.part", done)
+        models.append(member["model"])
+        ckpts.append(member["checkpoint"])
+        rmse.append(member["rmse"])
+        if bar:
+            bar.update()
+    if bar:
+        bar.close()
     return CommitteeResult(models=models, checkpoints=ckpts, rmse=rmse)
 
 
 def pair_style_members(model_paths, elements) -> tuple:
     """``pair_style committee`` member string and the pair_coeff element list."""
     return " ".join(f"deepmd {p}" for p in model_paths), " ".join(elements)
+
+
+def type_map(model_path) -> list:
+    """The elements a frozen model knows."""
+    from deepmd.infer import DeepPot
+
+    return list(DeepPot(str(model_path)).get_type_map())

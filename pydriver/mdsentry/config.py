@@ -1,0 +1,264 @@
+"""The run configuration: a TOML file, checked in full before anything runs.
+
+Every problem is reported at once, with the key it concerns, e.g.::
+
+    run.toml: explore.lo = 0.3 must be below explore.hi = 0.2
+    run.toml: unknown key 'explore.temprature' (did you mean 'temperatures'?)
+
+Paths are relative to the config file.  ``load`` returns a plain nested dict
+with every default filled in; ``DEFAULTS`` documents the schema.
+"""
+
+import copy
+import difflib
+import os
+import re
+
+# section -> key -> default (None: required or optional without default)
+DEFAULTS = {
+    "workdir": "mdsentry-run",
+    "system": {
+        "structure": None,        # any ASE-readable structure (first frame) or LAMMPS data file
+        "elements": None,         # LAMMPS type order; default: elements of the structure by Z
+    },
+    "explore": {
+        "deck": None,             # LAMMPS commands for the MD: fixes, timestep, thermo
+        "temperatures": [300.0],  # one walker per entry; ${temp} in the deck
+        "steps": 2000,            # MD steps per walker and iteration
+        "chunk": 500,             # steps between candidate collections
+        "every": 10,              # deviation check interval (steps)
+        "lo": 0.05,               # eV/A: candidate threshold
+        "hi": 0.25,               # eV/A: halt threshold
+        "after_halt": "continue",  # or "rewind" to the last trusted snapshot
+        "seed": 12345,            # velocity seeds: seed + walker
+        "timestep": 0.001,        # ps
+    },
+    "oracle": {
+        "calculator": "emt",      # "emt", "chgnet" or "module:factory" returning an ASE calculator
+        "kwargs": {},
+        "name": "",
+        "timeout": 3600.0,        # seconds per frame
+        "retries": 1,
+        "batch": 0,               # frames per oracle process (0: automatic)
+    },
+    "data": {
+        "initial": [],            # labelled frames: extxyz / deepmd npy dirs / store .h5
+        "bootstrap": 0,           # frames made from the structure by rattling and strain
+        "rattle": 0.05,           # A (standard deviation)
+        "strain": 0.02,           # max relative cell strain
+        "valid_fraction": 0.2,    # share of labelled frames held out for validation
+    },
+    "select": {
+        "budget": 20,             # frames labelled per iteration at most
+        "min_distance": 0.05,     # near-duplicate threshold (relative descriptor distance)
+    },
+    "train": {
+        "backend": "deepmd",
+        "models": 4,
+        "steps": 2000,            # training steps of the first committee
+        "warm_steps": 0,          # steps of warm-started retraining (0: same as steps)
+        "template": "se_e2_a",
+        "warm_start": True,
+        "init_models": [],        # frozen models: the first committee, no initial training
+        "init_checkpoints": [],   # their checkpoints, to warm-start iteration 1 from
+    },
+    "loop": {
+        "max_iterations": 5,
+        "max_labels": 1000,       # oracle calls in all
+        "accurate_ratio": 0.95,   # converged when every walker is trusted this often
+        "accept_tolerance": 0.0,  # a new committee may be this much worse (relative)
+    },
+}
+
+# tables whose keys are the user's (passed on, not checked)
+_FREE = {"oracle.kwargs"}
+_CHOICES = {("explore", "after_halt"): ("continue", "rewind")}
+_FORBIDDEN_IN_DECK = re.compile(
+    r"^\s*(pair_style|pair_coeff|read_data|read_restart|create_box|run|minimize|clear|"
+    r"fix\s+\S+\s+\S+\s+sentry)\b", re.M)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _typecheck(default, value):
+    if default is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, type(default))
+
+
+def _merge(defaults, given, prefix, problems):
+    out = copy.deepcopy(defaults)
+    for key, value in given.items():
+        name = f"{prefix}{key}"
+        if key not in defaults:
+            near = difflib.get_close_matches(key, list(defaults), n=1)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            problems.append(f"unknown key '{name}'{hint}")
+            continue
+        if isinstance(defaults[key], dict) and name not in _FREE:
+            if not isinstance(value, dict):
+                problems.append(f"'{name}' must be a table ([{name}])")
+                continue
+            out[key] = _merge(defaults[key], value, name + ".", problems)
+            continue
+        if not _typecheck(defaults[key], value):
+            problems.append(f"{name} = {value!r} must be of type {type(defaults[key]).__name__}")
+            continue
+        out[key] = float(value) if isinstance(defaults[key], float) else value
+    return out
+
+
+def _path(base, value):
+    return value if os.path.isabs(value) else os.path.normpath(os.path.join(base, value))
+
+
+def validate(given, base_dir=".", source="config"):
+    """Checked config with defaults; raises ConfigError listing every problem."""
+    problems = []
+    cfg = _merge(DEFAULTS, given, "", problems)
+    ex, tr, da, lo = cfg["explore"], cfg["train"], cfg["data"], cfg["loop"]
+    cfg["workdir"] = _path(base_dir, cfg["workdir"])
+
+    # files
+    for section, key in (("system", "structure"), ("explore", "deck")):
+        value = cfg[section][key]
+        if value is None:
+            problems.append(f"{section}.{key} is required")
+            continue
+        cfg[section][key] = _path(base_dir, value)
+        if not os.path.isfile(cfg[section][key]):
+            problems.append(f"{section}.{key}: no such file {cfg[section][key]}")
+    for section, key in (("data", "initial"), ("train", "init_models"),
+                         ("train", "init_checkpoints")):
+        items = cfg[section][key]
+        if not isinstance(items, list):
+            items = [items]
+        cfg[section][key] = [_path(base_dir, p) for p in items]
+        for p in cfg[section][key]:
+            if not os.path.exists(p):
+                problems.append(f"{section}.{key}: no such file {p}")
+
+    # numbers
+    if not 0 < ex["lo"] < ex["hi"]:
+        problems.append(f"explore.lo = {ex['lo']} must be positive and below explore.hi = {ex['hi']}")
+    for section, key, minimum in (("explore", "steps", 1), ("explore", "chunk", 1),
+                                  ("explore", "every", 1), ("select", "budget", 1),
+                                  ("train", "models", 2), ("train", "steps", 1),
+                                  ("loop", "max_iterations", 1), ("loop", "max_labels", 1),
+                                  ("oracle", "retries", 0), ("data", "bootstrap", 0)):
+        if cfg[section][key] < minimum:
+            problems.append(f"{section}.{key} = {cfg[section][key]} must be at least {minimum}")
+    if not 0 < lo["accurate_ratio"] <= 1:
+        problems.append(f"loop.accurate_ratio = {lo['accurate_ratio']} must be in (0, 1]")
+    if not 0 <= da["valid_fraction"] < 1:
+        problems.append(f"data.valid_fraction = {da['valid_fraction']} must be in [0, 1)")
+    if cfg["oracle"]["timeout"] <= 0:
+        problems.append("oracle.timeout must be positive")
+    temps = ex["temperatures"]
+    if not temps or not all(isinstance(t, (int, float)) and t > 0 for t in temps):
+        problems.append(f"explore.temperatures = {temps!r} must be a list of positive numbers")
+    for (section, key), choices in _CHOICES.items():
+        if cfg[section][key] not in choices:
+            problems.append(f"{section}.{key} = {cfg[section][key]!r} must be one of {choices}")
+
+    # elements
+    from ase.data import atomic_numbers
+
+    elements = cfg["system"]["elements"]
+    if elements is not None:
+        bad = [e for e in elements if e not in atomic_numbers or e == "X"]
+        if bad or not isinstance(elements, list):
+            problems.append(f"system.elements: {bad or elements} are not element symbols")
+        elif len(set(elements)) != len(elements):
+            problems.append(f"system.elements lists an element twice: {elements}")
+
+    # plug-ins: oracle and backend
+    calc = cfg["oracle"]["calculator"]
+    from mdsentry.label import KNOWN
+
+    if calc not in KNOWN and ":" not in calc:
+        problems.append(f"oracle.calculator = {calc!r}: use one of {sorted(KNOWN)} "
+                        f"or 'module:factory'")
+    from mdsentry.train import BACKENDS
+
+    if tr["backend"] not in BACKENDS:
+        problems.append(f"train.backend = {tr['backend']!r}: known backends {sorted(BACKENDS)}")
+    if tr["init_models"] and len(tr["init_models"]) != tr["models"]:
+        problems.append(f"train.init_models lists {len(tr['init_models'])} files for "
+                        f"train.models = {tr['models']}")
+    if tr["init_checkpoints"] and len(tr["init_checkpoints"]) != tr["models"]:
+        problems.append(f"train.init_checkpoints lists {len(tr['init_checkpoints'])} files for "
+                        f"train.models = {tr['models']}")
+    if not tr["init_models"] and not da["initial"] and da["bootstrap"] == 0:
+        problems.append("no first committee: give train.init_models, data.initial or "
+                        "data.bootstrap > 0")
+
+    if not problems:
+        _check_contents(cfg, problems)
+    if problems:
+        raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
+    return cfg
+
+
+def _check_contents(cfg, problems):
+    """Checks that read the files: deck commands, structure and model elements."""
+    with open(cfg["explore"]["deck"]) as fh:
+        deck = fh.read()
+    for m in _FORBIDDEN_IN_DECK.finditer(deck):
+        problems.append(f"explore.deck: '{m.group(1)}' is set by mdsentry, not by the deck "
+                        f"({cfg['explore']['deck']})")
+    from mdsentry.structure import read_structure
+
+    try:
+        atoms = read_structure(cfg["system"]["structure"], cfg["system"]["elements"])
+    except Exception as exc:  # noqa: BLE001 - any reader error is a config problem
+        problems.append(f"system.structure: cannot read {cfg['system']['structure']}: {exc}")
+        return
+    present = sorted(set(atoms.get_chemical_symbols()))
+    elements = cfg["system"]["elements"]
+    if elements is None:
+        from ase.data import atomic_numbers
+
+        elements = cfg["system"]["elements"] = sorted(present, key=lambda s: atomic_numbers[s])
+    missing = [e for e in present if e not in elements]
+    if missing:
+        problems.append(f"system.structure has elements {missing} not in system.elements {elements}")
+    if cfg["train"]["init_models"]:
+        from mdsentry.train import get_backend
+
+        backend = get_backend(cfg["train"]["backend"])
+        for path in cfg["train"]["init_models"]:
+            try:
+                known = backend.type_map(path)
+            except Exception as exc:  # noqa: BLE001
+                problems.append(f"train.init_models: cannot load {path}: {exc}")
+                continue
+            lacking = [e for e in elements if e not in known]
+            if lacking:
+                problems.append(f"train.init_models: {path} has no type for {lacking} "
+                                f"(its types: {known})")
+
+
+def load(path):
+    """Read and validate a TOML config file."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    if not os.path.isfile(path):
+        raise ConfigError(f"{path}: no such config file")
+    with open(path, "rb") as fh:
+        try:
+            given = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return validate(given, os.path.dirname(os.path.abspath(path)), source=path)

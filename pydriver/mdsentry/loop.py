@@ -1,0 +1,561 @@
+"""The active-learning loop: where each stage is decided, checkpointed and resumed.
+
+    import -> bootstrap -> first_train ->
+        [explore -> (converged? stop) -> select -> label -> train -> validate -> swap] x N
+
+Every rank runs this loop; LAMMPS walkers run on sub-communicators, labelling
+on all ranks, training and the store on rank 0.  After each stage rank 0 writes
+``state.json`` (atomically): a killed ``mdsentry run`` starts again at the stage
+it was in.  Stages are idempotent against the store: frames are appended once,
+labelled frames are never sent to the oracle again, trained members are kept.
+"""
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from mdsentry import store
+from mdsentry.mpiutil import StageError, idle_barrier, on_root
+
+STATE_VERSION = 1
+
+
+@dataclass
+class Context:
+    cfg: dict
+    comm: object
+    progress: bool = True
+    walker: object = None   # this rank's walker (built on first use)
+    out: object = sys.stdout
+
+    @property
+    def root(self):
+        return self.comm.Get_rank() == 0
+
+    @property
+    def store(self):
+        return os.path.join(self.cfg["workdir"], "frames.h5")
+
+    def say(self, text):
+        if self.root:
+            print(text, file=self.out, flush=True)
+            with open(os.path.join(self.cfg["workdir"], "mdsentry.log"), "a") as fh:
+                fh.write(text + "\n")
+
+    def iterdir(self, k):
+        return os.path.join(self.cfg["workdir"], f"iter.{k:03d}")
+
+
+# ------------------------------------------------------------------ state
+def state_path(workdir):
+    return os.path.join(workdir, "state.json")
+
+
+def new_state(cfg):
+    return {"version": STATE_VERSION, "stage": "import", "iteration": 0,
+            "committee": None, "trained": None, "labels_used": 0,
+            "starts": [None] * len(cfg["explore"]["temperatures"]),
+            "history": [], "current": {}, "done": None}
+
+
+def load_state(workdir):
+    path = state_path(workdir)
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        state = json.load(fh)
+    if state.get("version") != STATE_VERSION:
+        raise RuntimeError(f"{path}: state version {state.get('version')} is not "
+                           f"{STATE_VERSION}; start a new workdir")
+    return state
+
+
+def save_state(workdir, state):
+    path = state_path(workdir)
+    with open(path + ".part", "w") as fh:
+        json.dump(state, fh, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(path + ".part", path)
+
+
+# ----------------------------------------------------------------- stages
+def stage_import(ctx, state):
+    """Initial labelled data into the store (once per file)."""
+    from mdsentry.frames import read_frames
+
+    def work():
+        if not os.path.exists(ctx.store):
+            store.create(ctx.store)
+        sources = set(store.table(ctx.store)["source"])
+        for k, path in enumerate(ctx.cfg["data"]["initial"]):
+            source = f"import:{os.path.basename(path)}"
+            if source in sources:
+                continue
+            frames = read_frames(path)
+            splits = _splits(len(frames), ctx.cfg["data"]["valid_fraction"], seed=k)
+            # one append per file: all or nothing after a kill
+            store.append(ctx.store, frames, source=source, split=splits, iteration=-1)
+            ctx.say(f"imported {len(frames)} labelled frames from {path} "
+                    f"({splits.count('valid')} held out)")
+    on_root(ctx.comm, work)
+    return "bootstrap"
+
+
+def _splits(n, fraction, seed):
+    """'train'/'valid' per frame: a random share ``fraction`` held out (at least one)."""
+    rng = np.random.default_rng(seed)
+    n_valid = min(max(1, int(round(fraction * n))), n - 1) if fraction > 0 and n > 1 else 0
+    held = set(rng.permutation(n)[:n_valid].tolist())
+    return ["valid" if i in held else "train" for i in range(n)]
+
+
+def bootstrap_frames(cfg):
+    """Strained and rattled copies of the structure (the first training set)."""
+    from mdsentry.structure import read_structure
+
+    da = cfg["data"]
+    rng = np.random.default_rng(cfg["explore"]["seed"])
+    base = read_structure(cfg["system"]["structure"], cfg["system"]["elements"])
+    frames = []
+    for k in range(da["bootstrap"]):
+        atoms = base.copy()
+        eps = rng.uniform(-da["strain"], da["strain"], size=(3, 3))
+        atoms.set_cell(atoms.cell.array @ (np.eye(3) + 0.5 * (eps + eps.T)), scale_atoms=True)
+        atoms.positions += rng.normal(0.0, da["rattle"] * (0.5 + k / max(1, da["bootstrap"])),
+                                      size=atoms.positions.shape)
+        atoms.calc = None
+        frames.append(atoms)
+    return frames
+
+
+def stage_bootstrap(ctx, state):
+    from mdsentry.label import label_store
+
+    cfg = ctx.cfg
+    if cfg["data"]["bootstrap"] == 0:
+        return "first_train"
+
+    def add():
+        t = store.table(ctx.store)
+        ids = np.flatnonzero(t["source"] == "bootstrap")
+        if len(ids) == 0:
+            frames = bootstrap_frames(cfg)
+            splits = _splits(len(frames), cfg["data"]["valid_fraction"], seed=99)
+            ids = store.append(ctx.store, frames, source="bootstrap", split=splits, iteration=-1)
+            ctx.say(f"bootstrap: {len(ids)} strained/rattled frames of the structure to label")
+        return [int(i) for i in ids]
+
+    ids = on_root(ctx.comm, add)
+    n_ok, n_bad = label_store(ctx.store, _oracle(cfg), os.path.join(cfg["workdir"], "bootstrap"),
+                              ids=ids, comm=ctx.comm, progress=ctx.progress, **_label_opts(cfg))
+    if ctx.root:
+        t = store.table(ctx.store)
+        done = int(np.sum(t["status"][ids] == store.STATUS["labelled"]))
+        state["labels_used"] += n_ok + n_bad
+        ctx.say(f"bootstrap: {done} of {len(ids)} frames labelled ({n_bad} failed now)")
+    return "first_train"
+
+
+def _oracle(cfg):
+    o = cfg["oracle"]
+    return {"calculator": o["calculator"], "kwargs": o["kwargs"],
+            "name": o["name"] or o["calculator"]}
+
+
+def _label_opts(cfg):
+    o = cfg["oracle"]
+    return {"timeout": o["timeout"], "retries": o["retries"], "batch": o["batch"] or None}
+
+
+def labelled_sets(path):
+    return (store.read(path, status="labelled", split="train"),
+            store.read(path, status="labelled", split="valid"))
+
+
+def stage_first_train(ctx, state):
+    cfg, tr = ctx.cfg, ctx.cfg["train"]
+
+    def work():
+        if tr["init_models"]:
+            ctx.say(f"first committee: {len(tr['init_models'])} given models")
+            return {"version": 0, "models": tr["init_models"],
+                    "checkpoints": tr["init_checkpoints"] or None, "rmse": None}
+        from mdsentry.train import get_backend
+
+        train, valid = labelled_sets(ctx.store)
+        if len(train) < 1:
+            raise RuntimeError("no labelled training frames for the first committee "
+                               "(all bootstrap labels failed?)")
+        ctx.say(f"first committee: training {tr['models']} {tr['backend']} models on "
+                f"{len(train)} frames ({len(valid)} held out)")
+        res = get_backend(tr["backend"]).train_committee(
+            train, valid, os.path.join(cfg["workdir"], "iter.000", "train0"),
+            n_models=tr["models"], steps=tr["steps"], template=tr["template"],
+            type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress)
+        return {"version": 0, "models": res.models, "checkpoints": res.checkpoints,
+                "rmse": _mean_rmse(res.rmse)}
+
+    state["committee"] = on_root(ctx.comm, work)
+    if state["committee"]["rmse"]:
+        state["history"].append({"iteration": -1, "model": 0, "n_train": None,
+                                 "rmse": state["committee"]["rmse"], "accepted": True})
+    return "explore"
+
+
+def _mean_rmse(rmses):
+    rmses = [r for r in rmses if r]
+    if not rmses:
+        return None
+    out = {}
+    for key in rmses[0]:
+        vals = [r[key] for r in rmses if r.get(key) is not None]
+        out[key] = float(np.mean(vals)) if vals else None
+    return out
+
+
+def _ensure_walker(ctx, state, start=None):
+    from mdsentry.explore import start_walkers, walker_dir
+
+    if ctx.walker is None:
+        if start is None:
+            starts = state["starts"]
+        else:  # rebuild after a kill from the walkers' restart files of that name
+            starts = [os.path.join(walker_dir(ctx.cfg, i), start)
+                      for i in range(len(ctx.cfg["explore"]["temperatures"]))]
+        ctx.walker = start_walkers(ctx.cfg, ctx.comm, state["committee"]["models"], starts)
+    return ctx.walker
+
+
+def stage_explore(ctx, state):
+    from mdsentry.explore import explore
+
+    k = state["iteration"]
+    walker = _ensure_walker(ctx, state)
+    ctx.say(f"\n== iteration {k}: exploring with committee v{state['committee']['version']} "
+            f"({len(ctx.cfg['explore']['temperatures'])} walkers x {ctx.cfg['explore']['steps']} "
+            f"steps)")
+    local = _collective(ctx, lambda: explore(walker, ctx.cfg, progress=ctx.progress))
+    sub_root = walker.comm.Get_rank() == 0
+    idle_barrier(ctx.comm)
+    gathered = ctx.comm.gather(local if sub_root else None, root=0)
+
+    def record():
+        results = [g for g in gathered if g is not None]
+        results.sort(key=lambda r: r[1]["walker"])
+        stats = [s for _, s in results]
+        t = store.table(ctx.store)
+        existing = np.flatnonzero((t["source"] == "md") & (t["iteration"] == k))
+        if len(existing):  # appended before a kill: the redone exploration is not stored twice
+            ids = existing
+        else:
+            frames = [a for c, _ in results for a in c]
+            ids = store.append(
+                ctx.store, frames, source="md", split="candidate", iteration=k,
+                walker=[a.info["walker"] for a in frames], step=[a.info["step"] for a in frames],
+                temperature=[a.info["temperature"] for a in frames],
+                max_devi=[a.info["max_devi"] for a in frames],
+                model_version=state["committee"]["version"])
+        for (cands, s) in results:  # the store must hold every frame the fix counted
+            expected = s["candidate"] + s["above"]
+            if len(cands) != expected:
+                raise RuntimeError(f"walker {s['walker']}: {len(cands)} frames for "
+                                   f"{expected} counted by fix sentry")
+        return stats, [int(i) for i in ids]
+
+    stats, ids = on_root(ctx.comm, record)
+    cfg = ctx.cfg
+    converged = all(s["accurate"] >= cfg["loop"]["accurate_ratio"] and not s["halted"]
+                    for s in stats)
+    row = {"iteration": k, "model": state["committee"]["version"], "walkers": stats,
+           "candidates": len(ids)}
+    state["current"] = {"row": row, "candidate_ids": ids}
+    for s in stats:
+        halt = f", halted at step {s['halt_step']}" if s["halted"] else ""
+        ctx.say(f"walker {s['walker']} ({s['temperature']:g} K): steps {s['start_step']}"
+                f"->{s['end_step']}, accurate {100 * s['accurate']:.1f} %, "
+                f"{s['candidate']} candidate / {s['above']} above-hi checks, "
+                f"max deviation {s['max_devi']:.3f} eV/A{halt}")
+    if converged:
+        return _finish(ctx, state, f"converged: every walker accurate >= "
+                       f"{100 * cfg['loop']['accurate_ratio']:.1f} % without a halt")
+    if k + 1 >= cfg["loop"]["max_iterations"]:
+        return _finish(ctx, state, f"iteration budget spent ({cfg['loop']['max_iterations']})")
+    if state["labels_used"] >= cfg["loop"]["max_labels"]:
+        return _finish(ctx, state, f"label budget spent ({state['labels_used']} oracle calls)")
+    return "select"
+
+
+def _collective(ctx, fn):
+    """fn() on every rank; any rank's error raised on all ranks."""
+    from mdsentry.mpiutil import all_or_none
+
+    return all_or_none(ctx.comm, fn)
+
+
+def _finish(ctx, state, reason):
+    state["history"].append(state["current"]["row"])
+    state["current"] = {}
+    state["done"] = reason
+    return "done"
+
+
+def stage_select(ctx, state):
+    from mdsentry.select import select
+
+    cfg, cur = ctx.cfg, state["current"]
+
+    def work():
+        ids = cur["candidate_ids"]
+        cands = store.read(ctx.store, ids=ids) if ids else []
+        cands = [a for a in cands if a.info["status"] == "unlabelled"]
+        training = store.read(ctx.store, status="labelled")
+        budget = min(cfg["select"]["budget"], cfg["loop"]["max_labels"] - state["labels_used"])
+        picked = select(cands, training, budget=budget,
+                        min_distance=cfg["select"]["min_distance"],
+                        score=[a.info["max_devi"] for a in cands])
+        chosen = [int(cands[p].info["id"]) for p in picked]
+        # every n-th pick is held out, so the test set follows the explored space
+        nth = int(round(1 / cfg["data"]["valid_fraction"])) if cfg["data"]["valid_fraction"] else 0
+        valid = [i for n, i in enumerate(chosen) if nth and n % nth == nth - 1]
+        if chosen:
+            store.set_split(ctx.store, [i for i in chosen if i not in valid], "train")
+        if valid:
+            store.set_split(ctx.store, valid, "valid")
+        ctx.say(f"selected {len(chosen)} of {len(cands)} candidates "
+                f"({len(valid)} held out for validation)")
+        return chosen
+
+    cur["selected"] = on_root(ctx.comm, work)
+    cur["row"]["selected"] = len(cur["selected"])
+    return "label" if cur["selected"] else "next"
+
+
+def stage_label(ctx, state):
+    from mdsentry.label import label_store
+
+    cur, k = state["current"], state["iteration"]
+    n_ok, n_bad = label_store(ctx.store, _oracle(ctx.cfg), os.path.join(ctx.iterdir(k), "label"),
+                              ids=cur["selected"], comm=ctx.comm, progress=ctx.progress,
+                              **_label_opts(ctx.cfg))
+
+    def count():
+        st = store.table(ctx.store)["status"][cur["selected"]]
+        return int(np.sum(st == store.STATUS["labelled"])), int(np.sum(st == store.STATUS["failed"]))
+
+    labelled, failed = on_root(ctx.comm, count)
+    state["labels_used"] += n_ok + n_bad
+    cur["row"].update(labelled=labelled, failed=failed)
+    ctx.say(f"labelled {labelled} frames with {_oracle(ctx.cfg)['name']}, {failed} failed "
+            f"(recorded in the store, skipped)")
+    return "train" if labelled else "next"
+
+
+def stage_train(ctx, state):
+    from mdsentry.train import get_backend
+
+    cfg, tr, k = ctx.cfg, ctx.cfg["train"], state["iteration"]
+    old = state["committee"]
+
+    def work():
+        train, valid = labelled_sets(ctx.store)
+        warm = tr["warm_start"] and old.get("checkpoints")
+        steps = tr["warm_steps"] or tr["steps"]
+        ctx.say(f"training {tr['models']} {tr['backend']} models on {len(train)} frames "
+                f"({len(valid)} held out), {'warm-started' if warm else 'from scratch'}, "
+                f"{steps} steps")
+        res = get_backend(tr["backend"]).train_committee(
+            train, valid, os.path.join(ctx.iterdir(k), "train"), n_models=tr["models"],
+            steps=steps, template=tr["template"], init_models=old["checkpoints"] if warm else None,
+            seeds=[1000 + 17 * m + 7919 * (k + 1) for m in range(tr["models"])],
+            type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress)
+        return {"version": old["version"] + 1, "models": res.models,
+                "checkpoints": res.checkpoints, "rmse": _mean_rmse(res.rmse),
+                "n_train": len(train), "n_valid": len(valid)}
+
+    state["trained"] = on_root(ctx.comm, work)
+    return "validate"
+
+
+def stage_validate(ctx, state):
+    """Keep the old committee if the new one is worse on the held-out frames."""
+    from mdsentry.train import get_backend
+
+    cfg, k = ctx.cfg, state["iteration"]
+    old, new = state["committee"], state["trained"]
+
+    def work():
+        backend = get_backend(cfg["train"]["backend"])
+        _, valid = labelled_sets(ctx.store)
+        old_rmse = _mean_rmse([backend.evaluate(m, valid) for m in old["models"]]) if valid \
+            else None
+        new_rmse = new["rmse"]
+        tol = cfg["loop"]["accept_tolerance"]
+        accepted = old_rmse is None or new_rmse is None or \
+            new_rmse["f"] <= old_rmse["f"] * (1 + tol)
+        if valid:  # parity data of the leader (the member that drives MD)
+            pred = backend.predict((new if accepted else old)["models"][0], valid)
+            _save_parity(os.path.join(ctx.iterdir(k), "parity.npz"), valid, pred)
+        return old_rmse, accepted
+
+    old_rmse, accepted = on_root(ctx.comm, work)
+    row = state["current"]["row"]
+    row.update(rmse=new["rmse"], rmse_old=old_rmse, accepted=accepted, n_train=new["n_train"])
+    fmt = _fmt_rmse
+    if accepted:
+        ctx.say(f"new committee v{new['version']} accepted: held-out {fmt(new['rmse'])} "
+                f"(previous {fmt(old_rmse)})")
+        state["committee"] = {k2: new[k2] for k2 in ("version", "models", "checkpoints", "rmse")}
+    else:
+        ctx.say(f"new committee REJECTED, keeping v{old['version']}: held-out "
+                f"{fmt(new['rmse'])} is worse than {fmt(old_rmse)}")
+    state["trained"] = None
+    return "swap"
+
+
+def _fmt_rmse(r):
+    if not r:
+        return "n/a"
+    return f"E {1000 * r['e_per_atom']:.2f} meV/atom, F {1000 * r['f']:.1f} meV/A"
+
+
+def _save_parity(path, frames, pred):
+    from mdsentry.frames import labels
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    ref = [labels(a) for a in frames]
+    n = np.array([len(a) for a in frames])
+    np.savez(path + ".part.npz",
+             e_ref=np.array([r[0] for r in ref]) / n, e_pred=np.array([p[0] for p in pred]) / n,
+             f_ref=np.concatenate([r[1] for r in ref]).ravel(),
+             f_pred=np.concatenate([p[1] for p in pred]).ravel())
+    os.replace(path + ".part.npz", path)
+
+
+def stage_swap(ctx, state):
+    """New models into every walker; resume from the halt or rewind to the last trusted state."""
+    from mdsentry.explore import walker_dir
+
+    cfg, row = ctx.cfg, state["current"]["row"]
+    models = state["committee"]["models"]
+    rewind = cfg["explore"]["after_halt"] == "rewind"
+    wdir = walker_dir(cfg, _walker_index(ctx))
+    halted = any(s["halted"] for s in row["walkers"] if s["walker"] == _walker_index(ctx))
+    t0 = time.perf_counter()
+    seconds = 0.0
+
+    def work():
+        from mdsentry.explore import make_walker
+        from mdsentry.engine import split_walkers
+
+        nonlocal seconds
+        how = "resumed"
+        if rewind and halted:
+            trusted = os.path.join(wdir, "trusted.restart")
+            start = trusted if os.path.exists(trusted) else state["starts"][_walker_index(ctx)]
+            if ctx.walker is not None:
+                sub = ctx.walker.comm
+                ctx.walker.close()
+            else:
+                _, sub = split_walkers(ctx.comm, len(cfg["explore"]["temperatures"]))
+            ctx.walker = make_walker(cfg, sub, _walker_index(ctx), models, start=start)
+            how = "rewound to step %d" % ctx.walker.step()
+        elif ctx.walker is None:  # after a kill: the state at the end of the exploration
+            _ensure_walker(ctx, state, start="explored.restart")
+        elif row.get("accepted"):
+            from mdsentry.explore import committee_commands
+
+            style, coeffs = committee_commands(cfg, models)
+            seconds = ctx.walker.swap(style, coeffs)
+        nxt = os.path.join(wdir, f"iter{state['iteration'] + 1:03d}.restart")
+        ctx.walker.write_restart(nxt)
+        return how, nxt, seconds
+
+    local = _collective(ctx, work)
+    wall = time.perf_counter() - t0
+    gathered = ctx.comm.allgather((_walker_index(ctx), local) if ctx.walker.comm.Get_rank() == 0
+                                  else None)
+    for entry in gathered:
+        if entry is not None:
+            state["starts"][entry[0]] = entry[1][1]
+    row["swap_seconds"] = max(e[1][2] for e in gathered if e is not None)
+    hows = sorted({e[1][0] for e in gathered if e is not None})
+    ctx.say(f"walkers {', '.join(hows)} with committee v{state['committee']['version']} "
+            f"(swap {row['swap_seconds']:.3f} s, stage {wall:.2f} s)")
+    return "next"
+
+
+def _walker_index(ctx):
+    n = len(ctx.cfg["explore"]["temperatures"])
+    return ctx.comm.Get_rank() // (ctx.comm.Get_size() // n)
+
+
+def stage_next(ctx, state):
+    state["history"].append(state["current"]["row"])
+    state["current"] = {}
+    state["iteration"] += 1
+    return "explore"
+
+
+STAGES = {"import": stage_import, "bootstrap": stage_bootstrap, "first_train": stage_first_train,
+          "explore": stage_explore, "select": stage_select, "label": stage_label,
+          "train": stage_train, "validate": stage_validate, "swap": stage_swap,
+          "next": stage_next}
+
+
+# ------------------------------------------------------------------- run
+def run(config, comm=None, progress=True, stop_after=None, out=None):
+    """Run (or resume) the loop of ``config`` (a path or a validated dict); collective.
+
+    ``stop_after``: a stage name to stop after (for tests and step-by-step use).
+    Returns the final state (on every rank).
+    """
+    from mpi4py import MPI
+
+    from mdsentry.config import load
+
+    cfg = load(config) if isinstance(config, (str, os.PathLike)) else config
+    comm = comm or MPI.COMM_WORLD
+    n_walkers = len(cfg["explore"]["temperatures"])
+    if comm.Get_size() % n_walkers:
+        raise StageError(f"{comm.Get_size()} MPI ranks cannot run {n_walkers} walkers "
+                         f"(explore.temperatures): use a multiple of {n_walkers} ranks")
+    ctx = Context(cfg=cfg, comm=comm, progress=progress and comm.Get_rank() == 0,
+                  out=out or sys.stdout)
+
+    def start():
+        os.makedirs(cfg["workdir"], exist_ok=True)
+        state = load_state(cfg["workdir"])
+        if state is None:
+            state = new_state(cfg)
+            save_state(cfg["workdir"], state)
+        elif state["stage"] != "done":
+            ctx.say(f"resuming {cfg['workdir']} at iteration {state['iteration']}, "
+                    f"stage {state['stage']}")
+        with open(os.path.join(cfg["workdir"], "config.json"), "w") as fh:
+            json.dump(cfg, fh, indent=1)
+        return state
+
+    state = on_root(comm, start)
+    try:
+        while state["stage"] != "done":
+            stage = state["stage"]
+            state["stage"] = STAGES[stage](ctx, state)
+            state = on_root(comm, lambda: (save_state(cfg["workdir"], state), state)[1])
+            if stage == stop_after:
+                break
+    finally:
+        if ctx.walker is not None:
+            ctx.walker.close()
+            ctx.walker = None
+    if state["stage"] == "done" and ctx.root:
+        from mdsentry.report import summary
+
+        ctx.say("\n" + summary(state))
+        ctx.say(f"finished: {state['done']}")
+    return state
