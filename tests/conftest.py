@@ -19,10 +19,10 @@ mass 1 1.0
 """
 
 
-def run_mpi(nprocs, argv, timeout=300, cwd=None, check=True):
+def run_mpi(nprocs, argv, timeout=300, cwd=None, check=True, env=None):
     """Run argv under the venv's mpirun; returns the CompletedProcess."""
     cmd = [MPIRUN, "-np", str(nprocs), *argv]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(env or os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"

@@ -19,3 +19,23 @@ def flaky(fail_above=None, hang_above=None):
             super().calculate(atoms, properties, system_changes)
 
     return Flaky()
+
+
+def counting(log, delay=0.0, fail_mod=None, hang_mod=None):
+    """EMT that appends one line per calculation to ``log`` (frame hash, pid), optionally
+    slowed down, and failing / hanging for frames whose hash is 0 mod fail_mod / hang_mod."""
+    import hashlib
+
+    class Counting(EMT):
+        def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+            key = hashlib.sha1(atoms.positions.tobytes()).hexdigest()
+            with open(log, "a") as fh:
+                fh.write(f"{key} {os.getpid()}\n")
+            time.sleep(delay)
+            if hang_mod and int(key, 16) % hang_mod == 0:
+                time.sleep(3600)
+            if fail_mod and int(key, 16) % fail_mod == 0:
+                raise RuntimeError("SCF did not converge")
+            super().calculate(atoms, properties, system_changes)
+
+    return Counting()

@@ -1,4 +1,7 @@
-"""Command line: ``mdsentry demo | doctor | setup | train | plugin-path``."""
+"""Command line: ``mdsentry run | status | export | plot | demo | doctor | setup | train``.
+
+``mpirun -np N mdsentry run config.toml`` runs the active-learning loop on N ranks.
+"""
 
 import argparse
 import os
@@ -73,6 +76,94 @@ def cmd_train(args):
     return 0
 
 
+def _workdir(target):
+    """A run directory from a config file (its workdir) or the directory itself."""
+    if os.path.isfile(target) and target.endswith(".toml"):
+        from mdsentry.config import load
+
+        return load(target)["workdir"]
+    if os.path.isdir(target):
+        return target
+    raise SystemExit(f"mdsentry: {target} is neither a config file nor a run directory")
+
+
+def _error(comm, exc):
+    """Every rank says what went wrong (no rank is left waiting)."""
+    prefix = f"[rank {comm.Get_rank()}] " if comm.Get_size() > 1 else ""
+    print(f"{prefix}mdsentry: error: {exc}", file=sys.stderr, flush=True)
+
+
+def cmd_run(args):
+    from mpi4py import MPI
+
+    from mdsentry.config import ConfigError, load
+    from mdsentry.loop import run
+    from mdsentry.mpiutil import StageError
+
+    comm = MPI.COMM_WORLD
+    try:
+        cfg = load(args.config)
+        state = run(cfg, comm=comm, progress=not args.no_progress, stop_after=args.stop_after)
+    except (ConfigError, StageError, RuntimeError, OSError, ValueError) as exc:
+        _error(comm, exc)
+        return 2 if isinstance(exc, ConfigError) else 1
+    if comm.Get_rank() == 0 and state["stage"] == "done" and not args.no_plots:
+        from mdsentry.plots import plot_run
+
+        for path in plot_run(cfg["workdir"]):
+            print(f"wrote {path}")
+    return 0
+
+
+def cmd_status(args):
+    from mdsentry import store
+    from mdsentry.loop import load_state
+    from mdsentry.report import summary
+
+    workdir = _workdir(args.target)
+    state = load_state(workdir)
+    if state is None:
+        raise SystemExit(f"mdsentry: {workdir} has no state.json yet")
+    where = f"finished ({state['done']})" if state["stage"] == "done" else \
+        f"at iteration {state['iteration']}, next stage {state['stage']}"
+    print(f"{workdir}: {where}")
+    committee = state.get("committee") or {}
+    if committee:
+        print(f"committee v{committee['version']}: {len(committee['models'])} models")
+    path = os.path.join(workdir, "frames.h5")
+    if os.path.exists(path):
+        t = store.table(path)
+        print(f"store {path}: {len(t['status'])} frames")
+        for source in sorted(set(t["source"])):
+            sel = t["source"] == source
+            counts = ", ".join(f"{int((t['status'][sel] == v).sum())} {k}"
+                               for k, v in store.STATUS.items())
+            print(f"  {source:24s} {int(sel.sum()):6d} frames: {counts}")
+        print(f"  oracle calls so far: {state['labels_used']}")
+    print()
+    print(summary(state))
+    return 0
+
+
+def cmd_export(args):
+    from mdsentry import store
+
+    target = args.target
+    path = target if target.endswith((".h5", ".hdf5")) else \
+        os.path.join(_workdir(target), "frames.h5")
+    out = store.export(path, args.out, fmt=args.format, status=args.status)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_plot(args):
+    from mdsentry.plots import plot_run
+
+    for path in plot_run(_workdir(args.target), args.out):
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_setup(args):
     from mdsentry.setup_deepmd import ensure
 
@@ -89,6 +180,31 @@ def cmd_plugin_path(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="mdsentry", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run or resume the active-learning loop of a config file "
+                       "(mpirun -np N mdsentry run config.toml)")
+    p.add_argument("config")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-plots", action="store_true", help="do not write PNG plots at the end")
+    p.add_argument("--stop-after", metavar="STAGE",
+                   help="stop after this stage (explore, select, label, train, ...)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="where a run is: stage, store counts, iteration table")
+    p.add_argument("target", help="config file or run directory")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("export", help="write the store's frames as extxyz or deepmd npy")
+    p.add_argument("target", help="config file, run directory or store .h5")
+    p.add_argument("--out", required=True, help="file (extxyz) or directory (deepmd)")
+    p.add_argument("--format", default="extxyz", choices=("extxyz", "deepmd"))
+    p.add_argument("--status", default="labelled", choices=("labelled", "unlabelled", "failed"))
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("plot", help="learning curve, deviation trace and parity plots (PNG)")
+    p.add_argument("target", help="config file or run directory")
+    p.add_argument("--out", help="directory for the PNG files (default: the run directory)")
+    p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("demo", help="committee + sentry demo on a heated Cu crystal")
     p.add_argument("--outdir", default="runs/demo")

@@ -76,8 +76,7 @@ def make_walker(cfg, comm, index, models, start=None, deepmd=None):
     seed = ex["seed"] + index
     fresh = start is None
     if fresh:
-        start = initial_data_file(cfg) if comm.Get_rank() == 0 else None
-        start = comm.bcast(start, root=0)
+        start = os.path.join(cfg["workdir"], "start.data")  # initial_data_file, written once
     deck = walker_deck(cfg, models, start, fresh, temperature, seed)
     if deepmd is None:
         deepmd = cfg["train"]["backend"] == "deepmd"
@@ -94,7 +93,9 @@ def explore(walker, cfg, progress=True):
     """
     ex = cfg["explore"]
     wdir = walker.workdir
-    before = walker.sentry_vector()
+    # counts since the end of the previous exploration: a hot swap re-checks the
+    # current step with the new models, and that check belongs to this one
+    before = getattr(walker, "explore_mark", None) or [0.0] * 9
     start_step = walker.step()
     candidates, halted = [], False
     bar = None
@@ -119,7 +120,7 @@ def explore(walker, cfg, progress=True):
     if bar:
         bar.close()
     walker.write_restart(os.path.join(wdir, "explored.restart"))
-    after = walker.sentry_vector()
+    after = walker.explore_mark = walker.sentry_vector()
     checks = {k: int(after[i] - before[i]) for k, i in (("trusted", 1), ("candidate", 2),
                                                            ("above", 5))}
     total = sum(checks.values())
@@ -164,5 +165,8 @@ def read_trace(path):
 
 def start_walkers(cfg, comm, models, starts):
     """This rank's walker; ``starts``: one restart file (or None) per walker."""
+    from mdsentry.mpiutil import on_root
+
+    on_root(comm, lambda: initial_data_file(cfg))
     index, sub = split_walkers(comm, len(cfg["explore"]["temperatures"]))
     return make_walker(cfg, sub, index, models, start=starts[index])

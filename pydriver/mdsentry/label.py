@@ -16,12 +16,15 @@ An oracle is a dict: ``{"calculator": "emt" | "chgnet" | "module:factory",
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from importlib import import_module
 
 import numpy as np
+
+from mdsentry.mpiutil import child_env
 
 KNOWN = {
     "emt": "ase.calculators.emt:EMT",
@@ -44,12 +47,6 @@ def oracle_name(oracle) -> str:
     return oracle.get("name") or oracle["calculator"]
 
 
-def _child_env():
-    # a DFT code's own mpirun must not see the driver's MPI launcher
-    drop = ("PMI_", "PMIX_", "HYDRA_", "HYDI_", "MPIR_", "OMPI_")
-    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-
-
 def _write_frame(path, atoms):
     # plain npz, not extxyz (rounds positions) nor ASE's .traj (written on MPI rank 0 only)
     np.savez(path, numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell.array,
@@ -65,7 +62,23 @@ def _tail(path):
     return lines[-1] if lines else ""
 
 
-def label_batch(frames, oracle, timeout, retries, workdir, poll=0.05) -> list:
+def frame_key(atoms, oracle) -> str:
+    """Content hash of a frame and the oracle that labels it."""
+    import hashlib
+
+    h = hashlib.sha1(json.dumps(oracle, sort_keys=True).encode())
+    for arr in (atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def _result(path, attempts):
+    with np.load(path) as d:
+        return {"ok": True, "energy": float(d["energy"]), "forces": d["forces"],
+                "stress": d["stress"] if "stress" in d else None, "attempts": attempts}
+
+
+def label_batch(frames, oracle, timeout, retries, workdir, poll=0.05, cache=None) -> list:
     """Label frames in one child process; returns one result dict per frame
     ({"ok", "energy", "forces", "stress", "attempts"} or {"ok": False, "error", ...}).
 
@@ -74,39 +87,52 @@ def label_batch(frames, oracle, timeout, retries, workdir, poll=0.05) -> list:
     ``timeout``: a child that takes longer, raises or crashes is killed, the
     frame is retried up to ``retries`` times in a fresh child, then recorded as
     failed, and a new child goes on with the next frame.
+
+    ``cache``: a directory where each result is kept under the frame's content
+    hash as soon as it exists; frames found there are not computed again (a
+    driver killed while a batch was running loses no oracle call).
     """
     workdir = os.path.abspath(workdir)
     os.makedirs(workdir, exist_ok=True)
+    results = [None] * len(frames)
+    keys = [frame_key(a, oracle) for a in frames] if cache else [None] * len(frames)
+    if cache:
+        os.makedirs(cache, exist_ok=True)
+        for k, key in enumerate(keys):
+            hit = os.path.join(cache, key + ".npz")
+            if os.path.exists(hit):
+                results[k] = dict(_result(hit, 0), cached=True)
+    todo = [k for k in range(len(frames)) if results[k] is None]
     spec = os.path.join(workdir, "oracle.json")
     with open(spec, "w") as fh:
         json.dump(oracle, fh)
-    for k, atoms in enumerate(frames):
-        _write_frame(os.path.join(workdir, f"in{k:05d}.npz"), atoms)
-    results = [None] * len(frames)
-    attempts = [0] * len(frames)
-    k = 0
-    while k < len(frames):
+    for j, k in enumerate(todo):
+        _write_frame(os.path.join(workdir, f"in{j:05d}.npz"), frames[k])
+    attempts = [0] * len(todo)
+    j = 0
+    while j < len(todo):
         for name in os.listdir(workdir):
             if name.startswith(("out", "err")):
                 os.remove(os.path.join(workdir, name))
         log = open(os.path.join(workdir, "child.log"), "w")
-        proc = subprocess.Popen([sys.executable, "-m", "mdsentry.label", workdir, str(k),
-                                 str(len(frames))], stdout=log, stderr=subprocess.STDOUT,
-                                cwd=workdir, env=_child_env())
+        proc = subprocess.Popen([sys.executable, "-m", "mdsentry.label", workdir, str(j),
+                                 str(len(todo))], stdout=log, stderr=subprocess.STDOUT,
+                                cwd=workdir, env=child_env())
         deadline = time.monotonic() + timeout
         error = None
-        while k < len(frames):
-            out = os.path.join(workdir, f"out{k:05d}.npz")
+        while j < len(todo):
+            out = os.path.join(workdir, f"out{j:05d}.npz")
             if os.path.exists(out):
-                attempts[k] += 1
-                with np.load(out) as d:
-                    results[k] = {"ok": True, "energy": float(d["energy"]), "forces": d["forces"],
-                                  "stress": d["stress"] if "stress" in d else None,
-                                  "attempts": attempts[k]}
-                k += 1
+                attempts[j] += 1
+                results[todo[j]] = _result(out, attempts[j])
+                if cache:
+                    dst = os.path.join(cache, keys[todo[j]] + ".npz")
+                    shutil.copyfile(out, dst + ".part")
+                    os.replace(dst + ".part", dst)
+                j += 1
                 deadline = time.monotonic() + timeout
                 continue
-            err = os.path.join(workdir, f"err{k:05d}.txt")
+            err = os.path.join(workdir, f"err{j:05d}.txt")
             if os.path.exists(err):
                 proc.wait()
                 error = _tail(err) or "the oracle raised"
@@ -126,10 +152,10 @@ def label_batch(frames, oracle, timeout, retries, workdir, poll=0.05) -> list:
             proc.wait()
         log.close()
         if error is not None:
-            attempts[k] += 1
-            if attempts[k] > retries:
-                results[k] = {"ok": False, "error": error, "attempts": attempts[k]}
-                k += 1
+            attempts[j] += 1
+            if attempts[j] > retries:
+                results[todo[j]] = {"ok": False, "error": error, "attempts": attempts[j]}
+                j += 1
     return results
 
 
@@ -163,7 +189,8 @@ def label_frames(frames, oracle, workdir, *, timeout=3600.0, retries=1, comm=Non
         for b, first in enumerate(range(0, len(frames), size)):
             ks = list(range(first, min(first + size, len(frames))))
             fut = pool.submit(label_batch, [frames[k] for k in ks], oracle, timeout, retries,
-                              os.path.join(root, f"batch{b:04d}"))
+                              os.path.join(root, f"batch{b:04d}"),
+                              cache=os.path.join(root, "cache"))
             futures[fut] = ks
         results = [None] * len(frames)
         bar = None

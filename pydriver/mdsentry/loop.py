@@ -154,12 +154,20 @@ def stage_bootstrap(ctx, state):
     ids = on_root(ctx.comm, add)
     n_ok, n_bad = label_store(ctx.store, _oracle(cfg), os.path.join(cfg["workdir"], "bootstrap"),
                               ids=ids, comm=ctx.comm, progress=ctx.progress, **_label_opts(cfg))
+    state["labels_used"] = on_root(ctx.comm, lambda: oracle_calls(ctx.store))
     if ctx.root:
         t = store.table(ctx.store)
         done = int(np.sum(t["status"][ids] == store.STATUS["labelled"]))
-        state["labels_used"] += n_ok + n_bad
         ctx.say(f"bootstrap: {done} of {len(ids)} frames labelled ({n_bad} failed now)")
     return "first_train"
+
+
+def oracle_calls(path):
+    """Frames sent to the oracle so far (labelled or failed, imports excluded)."""
+    t = store.table(path)
+    sent = t["status"] != store.STATUS["unlabelled"]
+    imported = np.array([s.startswith("import:") for s in t["source"]], dtype=bool)
+    return int(np.sum(sent & ~imported))
 
 
 def _oracle(cfg):
@@ -228,7 +236,9 @@ def _ensure_walker(ctx, state, start=None):
         else:  # rebuild after a kill from the walkers' restart files of that name
             starts = [os.path.join(walker_dir(ctx.cfg, i), start)
                       for i in range(len(ctx.cfg["explore"]["temperatures"]))]
-        ctx.walker = start_walkers(ctx.cfg, ctx.comm, state["committee"]["models"], starts)
+        # a walker that fails to start (bad deck, model) must not leave the others waiting
+        ctx.walker = _collective(ctx, lambda: start_walkers(ctx.cfg, ctx.comm,
+                                                            state["committee"]["models"], starts))
     return ctx.walker
 
 
@@ -349,7 +359,7 @@ def stage_label(ctx, state):
         return int(np.sum(st == store.STATUS["labelled"])), int(np.sum(st == store.STATUS["failed"]))
 
     labelled, failed = on_root(ctx.comm, count)
-    state["labels_used"] += n_ok + n_bad
+    state["labels_used"] = on_root(ctx.comm, lambda: oracle_calls(ctx.store))
     cur["row"].update(labelled=labelled, failed=failed)
     ctx.say(f"labelled {labelled} frames with {_oracle(ctx.cfg)['name']}, {failed} failed "
             f"(recorded in the store, skipped)")
@@ -448,6 +458,7 @@ def stage_swap(ctx, state):
     halted = any(s["halted"] for s in row["walkers"] if s["walker"] == _walker_index(ctx))
     t0 = time.perf_counter()
     seconds = 0.0
+    exact = {}
 
     def work():
         from mdsentry.explore import make_walker
@@ -470,11 +481,23 @@ def stage_swap(ctx, state):
         elif row.get("accepted"):
             from mdsentry.explore import committee_commands
 
+            w = ctx.walker
             style, coeffs = committee_commands(cfg, models)
-            seconds = ctx.walker.swap(style, coeffs)
+            before = w.gather("x", 3), w.gather("v", 3), w.gather("image", 3), w.step()
+            seconds = w.swap(style, coeffs)
+            after = w.gather("x", 3), w.gather("v", 3), w.gather("image", 3), w.step()
+            # the swap's re-neighboring may wrap atoms back into the box: compare unwrapped
+            box = np.diag(np.array(w.lmp.extract_box()[1]) - np.array(w.lmp.extract_box()[0]))
+            unwrap = [x + img @ box for x, img in ((before[0], before[2]), (after[0], after[2]))]
+            exact["x"] = bool(np.allclose(unwrap[0], unwrap[1], rtol=0, atol=1e-9))
+            exact["x_bitwise_unwrapped_atoms"] = bool(np.array_equal(
+                before[0][~np.any(before[2] != after[2], axis=1)],
+                after[0][~np.any(before[2] != after[2], axis=1)]))
+            exact["v"] = bool(np.array_equal(before[1], after[1]))
+            exact["step"] = before[3] == after[3]
         nxt = os.path.join(wdir, f"iter{state['iteration'] + 1:03d}.restart")
         ctx.walker.write_restart(nxt)
-        return how, nxt, seconds
+        return how, nxt, seconds, exact
 
     local = _collective(ctx, work)
     wall = time.perf_counter() - t0
@@ -484,6 +507,7 @@ def stage_swap(ctx, state):
         if entry is not None:
             state["starts"][entry[0]] = entry[1][1]
     row["swap_seconds"] = max(e[1][2] for e in gathered if e is not None)
+    row["swap_kept"] = {str(e[0]): e[1][3] for e in gathered if e is not None and e[1][3]}
     hows = sorted({e[1][0] for e in gathered if e is not None})
     ctx.say(f"walkers {', '.join(hows)} with committee v{state['committee']['version']} "
             f"(swap {row['swap_seconds']:.3f} s, stage {wall:.2f} s)")
@@ -521,6 +545,11 @@ def run(config, comm=None, progress=True, stop_after=None, out=None):
 
     cfg = load(config) if isinstance(config, (str, os.PathLike)) else config
     comm = comm or MPI.COMM_WORLD
+    if cfg["train"]["backend"] == "deepmd":  # walkers' deepmd pair styles: one thread each
+        from mdsentry.train.deepmd import THREAD_ENV
+
+        for key, value in THREAD_ENV.items():
+            os.environ.setdefault(key, value)
     n_walkers = len(cfg["explore"]["temperatures"])
     if comm.Get_size() % n_walkers:
         raise StageError(f"{comm.Get_size()} MPI ranks cannot run {n_walkers} walkers "

@@ -10,6 +10,17 @@ import traceback
 _TAG = 7301
 
 
+def child_env(**extra):
+    """Environment for a child program (dp, a DFT code) started by an MPI rank: without
+    the launcher's variables, which would make it join (and break) the driver's job."""
+    import os
+
+    drop = ("PMI_", "PMIX_", "HYDRA_", "HYDI_", "MPIR_", "OMPI_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(extra)
+    return env
+
+
 class StageError(RuntimeError):
     """An error raised on one rank, re-raised on every rank."""
 

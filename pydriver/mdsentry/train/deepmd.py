@@ -19,6 +19,7 @@ from ase.data import atomic_numbers
 from ase.stress import voigt_6_to_full_3x3_stress
 
 from mdsentry.frames import labels
+from mdsentry.mpiutil import child_env
 
 from mdsentry.train import CommitteeResult
 
@@ -75,8 +76,41 @@ def write_systems(frames, outdir, type_map) -> list:
     return systems
 
 
+def neighbor_sel(frames, type_map, rcut, margin=1.5) -> list:
+    """Per-type neighbor budget (deepmd's ``sel``) for the frames with head room.
+
+    ``sel: "auto"`` would size it from each iteration's data, and a warm start
+    then fails when hotter frames have more neighbors than the checkpoint holds;
+    so the driver fixes it once, with a margin, and keeps it for later iterations.
+    """
+    from ase.neighborlist import neighbor_list
+
+    index = {s: i for i, s in enumerate(type_map)}
+    most = np.zeros(len(type_map), dtype=int)
+    for atoms in frames:
+        i, j = neighbor_list("ij", atoms, rcut)
+        types = np.array([index[s] for s in atoms.get_chemical_symbols()])
+        counts = np.zeros((len(atoms), len(type_map)), dtype=int)
+        np.add.at(counts, (i, types[j]), 1)
+        most = np.maximum(most, counts.max(axis=0) if len(atoms) else 0)
+    return [int(4 * np.ceil(max(1, m) * margin / 4)) for m in most]
+
+
+def checkpoint_descriptor(path) -> dict:
+    """The descriptor parameters a deepmd (PyTorch) checkpoint was trained with."""
+    import torch
+
+    state = torch.load(str(path), map_location="cpu", weights_only=False)
+    return state["model"]["_extra_state"]["model_params"]["descriptor"]
+
+
+def _descriptor_sel(descriptor, sel):
+    # se_e2_a takes one budget per type; attention descriptors (dpa1) one in all
+    return sel if descriptor["type"] in ("se_e2_a", "se_a") else int(sum(sel))
+
+
 def make_input(template, type_map, train_systems, valid_systems, seed, steps,
-               has_virial=False, warm=False) -> dict:
+               has_virial=False, warm=False, sel=None) -> dict:
     """A dp input dictionary from a shipped template (name) or a user's file (path).
 
     ``warm``: the model starts from trained weights, so the learning rate starts
@@ -89,6 +123,8 @@ def make_input(template, type_map, train_systems, valid_systems, seed, steps,
     inp = json.loads(text)
     inp.pop("_comment", None)
     inp["model"]["type_map"] = list(type_map)
+    if sel is not None and inp["model"]["descriptor"].get("sel") == "auto":
+        inp["model"]["descriptor"]["sel"] = _descriptor_sel(inp["model"]["descriptor"], sel)
     inp["model"]["descriptor"]["seed"] = seed
     inp["model"]["fitting_net"]["seed"] = seed
     tr = inp["training"]
@@ -111,7 +147,7 @@ def make_input(template, type_map, train_systems, valid_systems, seed, steps,
 def _dp(args, cwd, logfile):
     exe = Path(sys.executable).with_name("dp")
     cmd = [str(exe) if exe.is_file() else "dp", "--pt", *args]
-    env = dict(os.environ, **THREAD_ENV)
+    env = child_env(**THREAD_ENV)
     with open(logfile, "a") as fh:
         fh.write(f"$ {' '.join(cmd)}\n")
         fh.flush()
@@ -194,6 +230,8 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
     train_sys = write_systems(train, data / "train", type_map)
     valid_sys = write_systems(valid, data / "valid", type_map) if valid else []
     has_virial = all(os.path.exists(os.path.join(s, "set.000", "virial.npy")) for s in train_sys)
+    rcut = make_input(template, type_map, [], [], 1, 1)["model"]["descriptor"]["rcut"]
+    sel = neighbor_sel(list(train) + list(valid or []), type_map, rcut)
     models, ckpts, rmse = [], [], []
     bar = None
     if progress:
@@ -208,7 +246,9 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
         else:
             init = init_models[k] if init_models else None
             inp = make_input(template, type_map, train_sys, valid_sys, seeds[k], steps, has_virial,
-                             warm=init is not None)
+                             warm=init is not None, sel=sel)
+            if init is not None:  # the neighbor budget must be the checkpoint's
+                inp["model"]["descriptor"]["sel"] = checkpoint_descriptor(init)["sel"]
             model, ckpt = train_model(mdir, inp, init)
             member = {"model": model, "checkpoint": ckpt,
                       "rmse": evaluate(model, valid) if valid else None}

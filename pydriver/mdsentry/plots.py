@@ -1,0 +1,114 @@
+"""PNG plots of a run: learning curve, deviation trace per walker, parity."""
+
+import glob
+import json
+import os
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def learning_curve(state, path):
+    """Held-out RMSE of energy/atom and forces per committee version."""
+    plt = _plt()
+    rows = [h for h in state["history"] if h.get("rmse")]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    x = [h["iteration"] + 1 for h in rows]  # committee trained after exploration i
+    for ax, key, label, scale in ((axes[0], "e_per_atom", "energy RMSE (meV/atom)", 1000),
+                                  (axes[1], "f", "force RMSE (meV/Å)", 1000)):
+        y = [scale * h["rmse"][key] if h["rmse"].get(key) is not None else np.nan for h in rows]
+        ax.plot(x, y, "o-")
+        for xi, yi, h in zip(x, y, rows):
+            if h.get("accepted") is False:
+                ax.plot([xi], [yi], "rx", ms=10)
+        ax.set_xlabel("committee version")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    fig.suptitle("learning curve (held-out frames; x: rejected)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def deviation_trace(workdir, cfg, state, path):
+    """Max force deviation at every check, one panel per walker, with lo/hi lines."""
+    from mdsentry.explore import read_trace
+
+    plt = _plt()
+    logs = sorted(glob.glob(os.path.join(workdir, "walkers", "walker*", "sentry.log")))
+    n = max(1, len(logs))
+    fig, axes = plt.subplots(n, 1, figsize=(9, 2.6 * n), squeeze=False)
+    lo, hi = cfg["explore"]["lo"], cfg["explore"]["hi"]
+    starts = {}
+    for h in state["history"]:
+        for w in h.get("walkers", []):
+            starts.setdefault(w["walker"], []).append((h["iteration"], w["start_step"]))
+    for k, (ax, log) in enumerate(zip(axes[:, 0], logs)):
+        t = read_trace(log)
+        floor = lo / 30  # a perfect crystal's zero deviation would stretch the axis
+        ax.semilogy(t["step"], np.maximum(t["value"], floor), ".", ms=2, color="k")
+        ax.set_ylim(bottom=floor * 0.8)
+        ax.axhline(lo, color="tab:orange", lw=1, label=f"lo = {lo}")
+        ax.axhline(hi, color="tab:red", lw=1, label=f"hi = {hi}")
+        for it, step in starts.get(k, []):
+            ax.axvline(step, color="0.7", lw=0.8, ls="--")
+            ax.text(step, hi * 1.1, f" it {it}", fontsize=7, color="0.4")
+        temps = cfg["explore"]["temperatures"]
+        ax.set_title(f"walker {k} ({temps[k]:g} K)" if k < len(temps) else f"walker {k}",
+                     fontsize=9)
+        ax.set_ylabel("max force devi (eV/Å)")
+        ax.legend(loc="lower right", fontsize=7)
+    axes[-1, 0].set_xlabel("MD step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def parity(npz, path):
+    """Leader model vs oracle on the held-out frames: energy/atom and force components."""
+    plt = _plt()
+    d = np.load(npz)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
+    for ax, key, label, unit in ((axes[0], "e", "energy", "eV/atom"),
+                                 (axes[1], "f", "force", "eV/Å")):
+        ref, pred = d[f"{key}_ref"], d[f"{key}_pred"]
+        rmse = float(np.sqrt(np.mean((pred - ref) ** 2)))
+        ax.plot(ref, pred, ".", ms=3)
+        lim = [min(ref.min(), pred.min()), max(ref.max(), pred.max())]
+        ax.plot(lim, lim, "k-", lw=0.8)
+        ax.set_xlabel(f"oracle {label} ({unit})")
+        ax.set_ylabel(f"model {label} ({unit})")
+        ax.set_title(f"{label}: RMSE {rmse:.4g} {unit}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_run(workdir, outdir=None):
+    """All plots of a run directory; returns the files written."""
+    from mdsentry.loop import load_state
+
+    outdir = outdir or workdir
+    os.makedirs(outdir, exist_ok=True)
+    state = load_state(workdir)
+    if state is None:
+        raise FileNotFoundError(f"{workdir}: no state.json (not an mdsentry run directory)")
+    with open(os.path.join(workdir, "config.json")) as fh:
+        cfg = json.load(fh)
+    files = [learning_curve(state, os.path.join(outdir, "learning_curve.png")),
+             deviation_trace(workdir, cfg, state, os.path.join(outdir, "deviation.png"))]
+    npz = sorted(glob.glob(os.path.join(workdir, "iter.*", "parity.npz")))
+    if npz:
+        files.append(parity(npz[-1], os.path.join(outdir, "parity.png")))
+    return files

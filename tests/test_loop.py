@@ -1,0 +1,265 @@
+"""The active-learning loop end to end: EMT Cu as the oracle, tiny DeePMD committees.
+
+Each run is a separate `mdsentry run` process (as users start it), on 1 or 2 MPI ranks.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.io import write
+
+from conftest import BIN, HERE, run_mpi
+from mdsentry import store
+from mdsentry.config import ConfigError, load
+from mdsentry.explore import read_trace
+
+MDSENTRY = os.path.join(BIN, "mdsentry")
+MODELS = os.path.join(HERE, "data", "deepmd")
+
+
+def _toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    return repr(v)
+
+
+def write_config(tmp_path, **sections):
+    """A small Cu EMT project in tmp_path; keyword sections override the defaults."""
+    write(tmp_path / "cu.extxyz", bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2))
+    (tmp_path / "in.md").write_text("fix md all nvt temp ${temp} ${temp} 0.1\nthermo 100\n")
+    cfg = {
+        "workdir": "run",
+        "system": {"structure": "cu.extxyz"},
+        "explore": {"deck": "in.md", "temperatures": [600.0], "steps": 600, "chunk": 200,
+                    "every": 10, "lo": 0.05, "hi": 0.3, "timestep": 0.002},
+        "oracle": {"calculator": "emt", "timeout": 60.0},
+        "data": {"bootstrap": 12, "rattle": 0.05, "valid_fraction": 0.25},
+        "select": {"budget": 8},
+        "train": {"models": 2, "steps": 300},
+        "loop": {"max_iterations": 2},
+    }
+    for name, values in sections.items():
+        if isinstance(values, dict) and isinstance(cfg.get(name), dict):
+            cfg[name].update(values)
+        else:
+            cfg[name] = values
+    lines = [f"workdir = {_toml_value(cfg.pop('workdir'))}"]
+    for name, values in cfg.items():
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+    path = tmp_path / "run.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def env():
+    return dict(os.environ, OMP_NUM_THREADS="1",
+                PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+def mdsentry(*args, nprocs=1, timeout=600, check=True):
+    cmd = [MDSENTRY, *args]
+    if nprocs > 1:
+        return run_mpi(nprocs, cmd, timeout=timeout, check=check, env=env())
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env())
+    if check and proc.returncode:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def state_of(tmp_path):
+    with open(tmp_path / "run" / "state.json") as fh:
+        return json.load(fh)
+
+
+def check_store_matches_fix(tmp_path, state, whole_log=True):
+    """Every candidate/above frame the fix counted is in the store, once."""
+    t = store.table(str(tmp_path / "run" / "frames.h5"))
+    md = t["source"] == "md"
+    walkers = {}
+    for row in state["history"]:
+        for w in row.get("walkers", []):
+            sel = md & (t["iteration"] == row["iteration"]) & (t["walker"] == w["walker"])
+            assert sel.sum() == w["candidate"] + w["above"], (row["iteration"], w)
+            walkers[w["walker"]] = walkers.get(w["walker"], 0) + int(sel.sum())
+    for k, n in walkers.items():
+        log = read_trace(str(tmp_path / "run" / "walkers" / f"walker{k:02d}" / "sentry.log"))
+        flagged = int(np.sum(log["status"] != "trusted"))
+        # one walker instance for the whole run: its log flags exactly the stored frames
+        assert flagged == n if whole_log else flagged >= n
+    keys = list(zip(t["iteration"][md], t["walker"][md], t["step"][md]))
+    assert len(keys) == len(set(keys)), "a candidate frame was stored twice"
+
+
+# ----------------------------------------------------------- bad configs
+BAD = [
+    ({"explore": {"temprature": [300.0]}}, r"unknown key 'explore.temprature' \(did you mean 'temperatures'\?\)"),
+    ({"explore": {"lo": 0.3, "hi": 0.2}}, r"explore.lo = 0.3 must be positive and below explore.hi = 0.2"),
+    ({"train": {"init_models": ["missing.pth", "missing2.pth"]}}, r"train.init_models: no such file .*missing.pth"),
+    ({"system": {"structure": "cu.extxyz", "elements": ["Cu", "Xx"]}}, r"system.elements: \['Xx'\] are not element symbols"),
+    ({"system": {"structure": "cu.extxyz", "elements": ["Li"]}}, r"system.structure has elements \['Cu'\] not in system.elements \['Li'\]"),
+    ({"explore": {"deck": "nope.in"}}, r"explore.deck: no such file .*nope.in"),
+    ({"oracle": {"calculator": "vasp"}}, r"oracle.calculator = 'vasp': use one of"),
+    ({"train": {"models": 1}}, r"train.models = 1 must be at least 2"),
+    ({"loop": {"accurate_ratio": 1.5}}, r"loop.accurate_ratio = 1.5 must be in \(0, 1\]"),
+    ({"explore": {"steps": "many"}}, r"explore.steps = 'many' must be of type int"),
+    ({"data": {"bootstrap": 0}}, r"no first committee"),
+]
+
+
+@pytest.mark.parametrize("override,message", BAD, ids=[m[:28] for _, m in BAD])
+def test_bad_config_message(tmp_path, override, message):
+    path = write_config(tmp_path, **override)
+    with pytest.raises(ConfigError, match=message):
+        load(path)
+
+
+def test_bad_deck_and_model_elements(tmp_path):
+    path = write_config(tmp_path)
+    (tmp_path / "in.md").write_text("pair_style lj/cut 2.5\nfix md all nve\n")
+    with pytest.raises(ConfigError, match=r"explore.deck: 'pair_style' is set by mdsentry"):
+        load(path)
+    # a model that does not know an element of the structure
+    write(tmp_path / "cuo.extxyz", bulk("Cu", "fcc", a=3.61, cubic=True) + bulk("O", "sc", a=2.0))
+    path = write_config(tmp_path, system={"structure": "cuo.extxyz"},
+                        train={"init_models": [os.path.join(MODELS, "cu_1.pth"),
+                                               os.path.join(MODELS, "cu_2.pth")]})
+    (tmp_path / "in.md").write_text("fix md all nve\n")
+    with pytest.raises(ConfigError, match=r"cu_1.pth has no type for \['O'\]"):
+        load(path)
+
+
+def test_bad_config_on_every_rank(tmp_path):
+    """Two ranks, a bad config: both say why, nobody hangs, exit code 2."""
+    path = write_config(tmp_path, explore={"lo": 0.5, "hi": 0.1})
+    proc = mdsentry("run", path, nprocs=2, timeout=60, check=False)
+    assert proc.returncode != 0
+    for rank in (0, 1):
+        assert f"[rank {rank}] mdsentry: error: {path}: explore.lo = 0.5" in proc.stderr
+    # walkers that do not divide the ranks
+    path = write_config(tmp_path, explore={"temperatures": [300.0, 400.0, 500.0]})
+    proc = mdsentry("run", path, nprocs=2, timeout=60, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.count("2 MPI ranks cannot run 3 walkers") == 2
+
+
+# ------------------------------------------------------------ end to end
+def test_end_to_end_one_rank(tmp_path):
+    path = write_config(tmp_path)
+    proc = mdsentry("run", path, "--no-progress")
+    state = state_of(tmp_path)
+    assert state["stage"] == "done" and state["done"].startswith(("iteration budget", "converged"))
+    it0, it1 = [h for h in state["history"] if h["iteration"] >= 0]
+    # the retrained committee extrapolates less on the same walker
+    assert it1["walkers"][0]["max_devi"] < it0["walkers"][0]["max_devi"]
+    assert it0["labelled"] == it0["selected"] > 0 and it0["accepted"] is True
+    # hot swap kept the simulation: velocities bitwise, positions, step
+    kept = it0["swap_kept"]["0"]
+    assert kept["v"] and kept["x"] and kept["x_bitwise_unwrapped_atoms"] and kept["step"]
+    assert it1["walkers"][0]["start_step"] == it0["walkers"][0]["end_step"]
+    check_store_matches_fix(tmp_path, state)
+    # the table, the plots, status and export
+    assert "iter  model" in proc.stdout and f"finished: {state['done']}" in proc.stdout
+    for png in ("learning_curve.png", "deviation.png", "parity.png"):
+        assert os.path.getsize(tmp_path / "run" / png) > 10_000
+    status = mdsentry("status", path).stdout
+    assert "bootstrap" in status and "md " in status and "oracle calls so far: 20" in status
+    mdsentry("export", path, "--out", str(tmp_path / "out.xyz"))
+    from ase.io import read
+    assert len(read(tmp_path / "out.xyz", ":")) == 12 + it0["labelled"]
+
+
+def test_two_walkers_of_one_rank_with_a_failing_oracle(tmp_path):
+    """mpirun -np 2, two walkers; the oracle raises for some frames and hangs for others."""
+    log = tmp_path / "calls.log"
+    path = write_config(
+        tmp_path, explore={"temperatures": [500.0, 700.0]},
+        oracle={"calculator": "oracles_for_tests:counting", "timeout": 5.0, "retries": 0,
+                "kwargs": {"log": str(log), "fail_mod": 5, "hang_mod": 7}})
+    mdsentry("run", path, "--no-progress", nprocs=2, timeout=900)
+    state = state_of(tmp_path)
+    assert state["stage"] == "done"
+    it0 = state["history"][1]
+    assert [w["walker"] for w in it0["walkers"]] == [0, 1]
+    assert it0["walkers"][0]["temperature"] == 500.0 and it0["walkers"][1]["temperature"] == 700.0
+    check_store_matches_fix(tmp_path, state)
+    t = store.table(str(tmp_path / "run" / "frames.h5"))
+    failed = t["status"] == store.STATUS["failed"]
+    assert failed.any() and (t["status"] == store.STATUS["labelled"]).any()
+    errors = set(t["error"][failed])
+    assert errors <= {"RuntimeError: SCF did not converge", "timeout after 5.0 s"}
+    assert it0["failed"] == int(np.sum(failed & (t["iteration"] == 0)))
+    assert set(it0["swap_kept"]) == {"0", "1"}
+
+
+def test_one_walker_of_two_ranks(tmp_path):
+    path = write_config(tmp_path, explore={"temperatures": [600.0]})
+    mdsentry("run", path, "--no-progress", nprocs=2, timeout=900)
+    state = state_of(tmp_path)
+    assert state["stage"] == "done"
+    check_store_matches_fix(tmp_path, state)
+    kept = state["history"][1]["swap_kept"]["0"]
+    assert kept["v"] and kept["x"] and kept["step"]
+
+
+# ------------------------------------------------------------ kill + resume
+def _run_until(path, condition, timeout=600):
+    """Start `mdsentry run`, SIGKILL it once condition() holds."""
+    proc = subprocess.Popen([MDSENTRY, "run", path, "--no-progress"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=env(), start_new_session=True)
+    t0 = time.time()
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError("run ended before the kill:\n" + proc.stdout.read().decode())
+        if time.time() - t0 > timeout:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError("condition not reached")
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its oracle / dp children
+    proc.wait()
+
+
+def test_kill_mid_labelling_and_mid_training_then_resume(tmp_path):
+    log = tmp_path / "calls.log"
+    path = write_config(tmp_path, oracle={"calculator": "oracles_for_tests:counting",
+                                          "kwargs": {"log": str(log), "delay": 0.4},
+                                          "timeout": 60.0})
+    run = tmp_path / "run"
+    h5 = str(run / "frames.h5")
+
+    def mid_labelling():  # some iteration-0 candidates labelled, not all
+        if not os.path.exists(run / "iter.000" / "label" / "cache"):
+            return False
+        return len(os.listdir(run / "iter.000" / "label" / "cache")) >= 3
+
+    _run_until(path, mid_labelling)
+    assert state_of(tmp_path)["stage"] == "label"
+    member1 = run / "iter.000" / "train" / "model.01" / "member.json"
+    _run_until(path, member1.exists)
+    assert state_of(tmp_path)["stage"] == "train"
+    mdsentry("run", path, "--no-progress")
+    state = state_of(tmp_path)
+    assert state["stage"] == "done"
+    # no frame was sent to the oracle twice, and every stored label is there once
+    keys = [line.split()[0] for line in log.read_text().splitlines()]
+    assert len(keys) == len(set(keys)) == 12 + state["history"][1]["selected"]
+    check_store_matches_fix(tmp_path, state, whole_log=False)
+    t = store.table(h5)
+    assert int(np.sum(t["status"] == store.STATUS["labelled"])) == len(keys)
+    # member 1 was trained once; the committee after the kill is complete
+    train_log = (run / "iter.000" / "train" / "model.01" / "train.log").read_text()
+    assert train_log.count("dp --pt train") == 1
+    assert state["committee"]["version"] == 1 and len(state["committee"]["models"]) == 2
