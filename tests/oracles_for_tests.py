@@ -21,21 +21,28 @@ def flaky(fail_above=None, hang_above=None):
     return Flaky()
 
 
-def counting(log, delay=0.0, fail_mod=None, hang_mod=None):
-    """EMT that appends one line per calculation to ``log`` (frame hash, pid), optionally
-    slowed down, and failing / hanging for frames whose hash is 0 mod fail_mod / hang_mod."""
+def counting(log, delay=0.0, fail_every=None, hang_every=None):
+    """EMT that appends one line per finished calculation to ``log`` (frame hash, pid), optionally
+    slowed down; the n-th call (from 0, counted in ``log``.started) raises when n % fail_every is
+    fail_every - 1, and hangs when n % hang_every is hang_every - 1."""
     import hashlib
 
     class Counting(EMT):
         def calculate(self, atoms=None, properties=("energy",), system_changes=()):
             key = hashlib.sha1(atoms.positions.tobytes()).hexdigest()
-            with open(log, "a") as fh:
-                fh.write(f"{key} {os.getpid()}\n")
+            started = log + ".started"
+            n = sum(1 for _ in open(started)) if os.path.exists(started) else 0
+            with open(started, "a") as fh:
+                fh.write(f"{key}\n")
             time.sleep(delay)
-            if hang_mod and int(key, 16) % hang_mod == 0:
-                time.sleep(3600)
-            if fail_mod and int(key, 16) % fail_mod == 0:
-                raise RuntimeError("SCF did not converge")
-            super().calculate(atoms, properties, system_changes)
+            try:
+                if hang_every and n % hang_every == hang_every - 1:
+                    time.sleep(3600)
+                if fail_every and n % fail_every == fail_every - 1:
+                    raise RuntimeError("SCF did not converge")
+                super().calculate(atoms, properties, system_changes)
+            finally:  # a call counts once it ended (a killed one did not)
+                with open(log, "a") as fh:
+                    fh.write(f"{key} {os.getpid()}\n")
 
     return Counting()

@@ -24,6 +24,20 @@ MDSENTRY = os.path.join(BIN, "mdsentry")
 MODELS = os.path.join(HERE, "data", "deepmd")
 
 
+def pretrained(**explore):
+    """Start from the shipped Cu committee (EMT, 300-1200 K) and its data; explore hotter."""
+    data = os.path.join(HERE, "data")
+    return {
+        "data": {"initial": [os.path.join(data, "cu_emt.extxyz")], "valid_fraction": 0.25,
+                 "bootstrap": 0},
+        "train": {"models": 2, "steps": 400,
+                  "init_models": [os.path.join(MODELS, f"cu_{k}.pth") for k in (1, 2)],
+                  "init_checkpoints": [os.path.join(MODELS, f"cu_{k}.ckpt.pt") for k in (1, 2)]},
+        "explore": dict({"temperatures": [1500.0], "hi": 0.5}, **explore),
+        "select": {"budget": 10},
+    }
+
+
 def _toml_value(v):
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -158,7 +172,7 @@ def test_bad_config_on_every_rank(tmp_path):
 
 # ------------------------------------------------------------ end to end
 def test_end_to_end_one_rank(tmp_path):
-    path = write_config(tmp_path)
+    path = write_config(tmp_path, **pretrained())
     proc = mdsentry("run", path, "--no-progress")
     state = state_of(tmp_path)
     assert state["stage"] == "done" and state["done"].startswith(("iteration budget", "converged"))
@@ -176,43 +190,51 @@ def test_end_to_end_one_rank(tmp_path):
     for png in ("learning_curve.png", "deviation.png", "parity.png"):
         assert os.path.getsize(tmp_path / "run" / png) > 10_000
     status = mdsentry("status", path).stdout
-    assert "bootstrap" in status and "md " in status and "oracle calls so far: 20" in status
+    assert "import:cu_emt.extxyz" in status and "md " in status
+    assert "oracle calls so far: 10" in status
     mdsentry("export", path, "--out", str(tmp_path / "out.xyz"))
     from ase.io import read
-    assert len(read(tmp_path / "out.xyz", ":")) == 12 + it0["labelled"]
+    assert len(read(tmp_path / "out.xyz", ":")) == 120 + it0["labelled"]
 
 
 def test_two_walkers_of_one_rank_with_a_failing_oracle(tmp_path):
     """mpirun -np 2, two walkers; the oracle raises for some frames and hangs for others."""
     log = tmp_path / "calls.log"
     path = write_config(
-        tmp_path, explore={"temperatures": [500.0, 700.0]},
+        tmp_path, **pretrained(temperatures=[1300.0, 1500.0]),
         oracle={"calculator": "oracles_for_tests:counting", "timeout": 5.0, "retries": 0,
-                "kwargs": {"log": str(log), "fail_mod": 5, "hang_mod": 7}})
+                "kwargs": {"log": str(log), "fail_every": 3, "hang_every": 4}})
     mdsentry("run", path, "--no-progress", nprocs=2, timeout=900)
     state = state_of(tmp_path)
     assert state["stage"] == "done"
-    it0 = state["history"][1]
+    it0 = state["history"][0]
     assert [w["walker"] for w in it0["walkers"]] == [0, 1]
-    assert it0["walkers"][0]["temperature"] == 500.0 and it0["walkers"][1]["temperature"] == 700.0
+    assert it0["walkers"][0]["temperature"] == 1300.0 and it0["walkers"][1]["temperature"] == 1500.0
     check_store_matches_fix(tmp_path, state)
     t = store.table(str(tmp_path / "run" / "frames.h5"))
     failed = t["status"] == store.STATUS["failed"]
-    assert failed.any() and (t["status"] == store.STATUS["labelled"]).any()
-    errors = set(t["error"][failed])
-    assert errors <= {"RuntimeError: SCF did not converge", "timeout after 5.0 s"}
+    # calls 2, 5, 8 raise, 3 and 7 hang: 5 of the 10 selected frames fail, 5 are labelled
+    assert it0["selected"] == 10 and it0["failed"] == 5 and it0["labelled"] == 5
+    errors = sorted(t["error"][failed])
+    assert errors == ["RuntimeError: SCF did not converge"] * 3 + ["timeout after 5.0 s"] * 2
     assert it0["failed"] == int(np.sum(failed & (t["iteration"] == 0)))
     assert set(it0["swap_kept"]) == {"0", "1"}
 
 
-def test_one_walker_of_two_ranks(tmp_path):
-    path = write_config(tmp_path, explore={"temperatures": [600.0]})
+def test_one_walker_of_two_ranks_rewinds_after_a_halt(tmp_path):
+    """One walker on two ranks; hi low enough to halt; after_halt = rewind."""
+    path = write_config(tmp_path, **pretrained(hi=0.12, lo=0.04, after_halt="rewind"))
     mdsentry("run", path, "--no-progress", nprocs=2, timeout=900)
     state = state_of(tmp_path)
     assert state["stage"] == "done"
-    check_store_matches_fix(tmp_path, state)
-    kept = state["history"][1]["swap_kept"]["0"]
-    assert kept["v"] and kept["x"] and kept["step"]
+    check_store_matches_fix(tmp_path, state, whole_log=False)  # a rewind starts a new instance
+    it0, it1 = state["history"][0], state["history"][1]
+    w0, w1 = it0["walkers"][0], it1["walkers"][0]
+    assert w0["halted"] and w0["above"] == 1 and w0["end_step"] == w0["halt_step"]
+    # back to the last chunk end below lo (or the start): before the halt, on a chunk boundary
+    assert w1["start_step"] < w0["end_step"] and w1["start_step"] % 200 == 0
+    log = (tmp_path / "run" / "mdsentry.log").read_text()
+    assert f"walkers rewound to step {w1['start_step']}" in log
 
 
 # ------------------------------------------------------------ kill + resume

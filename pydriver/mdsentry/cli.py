@@ -17,11 +17,31 @@ def _repo_inputs():
 
 
 def cmd_demo(args):
-    """Committee + sentry demo on the shipped Cu example (no training yet)."""
+    """The active-learning demo: LiF, CHGNet labels, a DeePMD committee (inputs/lif_demo)."""
+    if args.cu_sentry:
+        return demo_cu_sentry(args)
+    from mdsentry.config import load
+
+    config = os.path.join(_repo_inputs(), "lif_demo", "run.toml")
+    cfg = load(config)
+    cfg["workdir"] = os.path.abspath(args.outdir or os.path.join("runs", "lif_demo"))
+    print(f"mdsentry demo: {config} -> {cfg['workdir']}")
+    from mdsentry.loop import run
+    from mdsentry.plots import plot_run
+
+    state = run(cfg, progress=not args.no_progress)
+    if state["stage"] == "done":
+        for path in plot_run(cfg["workdir"]):
+            print(f"wrote {path}")
+    return 0
+
+
+def demo_cu_sentry(args):
+    """Committee + sentry on heated Cu: four EAM members, no training."""
     from mdsentry.lmp import lammps
     from mdsentry.potentials import sutton_chen_committee
 
-    out = os.path.abspath(args.outdir)
+    out = os.path.abspath(args.outdir or "runs/demo_cu")
     os.makedirs(out, exist_ok=True)
     pots = sutton_chen_committee(out, size=4, spread=0.03, seed=7)
     deck = os.path.join(_repo_inputs(), "cu_committee", "in.committee")
@@ -206,8 +226,12 @@ def main(argv=None):
     p.add_argument("--out", help="directory for the PNG files (default: the run directory)")
     p.set_defaults(func=cmd_plot)
 
-    p = sub.add_parser("demo", help="committee + sentry demo on a heated Cu crystal")
-    p.add_argument("--outdir", default="runs/demo")
+    p = sub.add_parser("demo", help="active learning of LiF with the CHGNet oracle "
+                       "(--cu-sentry: committee + sentry on heated Cu only)")
+    p.add_argument("--outdir", help="run directory (default: runs/lif_demo, runs/demo_cu)")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--cu-sentry", action="store_true",
+                   help="the plugin-only demo: 4 EAM members, fix sentry halts the heating")
     p.add_argument("--lo", type=float, default=0.04, help="candidate threshold (eV/A)")
     p.add_argument("--hi", type=float, default=0.07, help="halt threshold (eV/A)")
     p.set_defaults(func=cmd_demo)

@@ -6,7 +6,7 @@ Data: 32-atom Cu cells from Langevin MD with ASE's EMT at 300-1200 K, with a
 few percent of random strain, labelled by EMT (energy, forces, stress).
 Models: two small se_e2_a members trained on the same frames with different
 seeds (cu_1.pth, cu_2.pth), so that their forces differ slightly: a committee;
-and cu_1.ckpt.pt, the checkpoint of member 1, for warm-start tests.
+and cu_1.ckpt.pt, cu_2.ckpt.pt, their checkpoints, for warm-start tests.
 """
 
 import shutil
@@ -57,7 +57,8 @@ def main():
     OUT.mkdir(exist_ok=True)
     for k, model in enumerate(res.models, 1):
         shutil.copy2(model, OUT / f"cu_{k}.pth")
-    shutil.copy2(res.checkpoints[0], OUT / "cu_1.ckpt.pt")  # warm-start tests start here
+    for k, ckpt in enumerate(res.checkpoints, 1):  # warm-start tests start here
+        shutil.copy2(ckpt, OUT / f"cu_{k}.ckpt.pt")
     print("validation RMSE per member:", res.rmse)
     shutil.rmtree(work)
 
