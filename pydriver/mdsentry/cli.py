@@ -1,4 +1,4 @@
-"""Command line: ``mdsentry run | status | export | plot | demo | doctor | setup | train``.
+"""Command line: ``mdsentry run | status | export | plot | demo | doctor | setup | train | build | md | analyze``.
 
 ``mpirun -np N mdsentry run config.toml`` runs the active-learning loop on N ranks.
 """
@@ -135,6 +135,28 @@ def cmd_run(args):
     return 0
 
 
+def cmd_md(args):
+    from mpi4py import MPI
+
+    from mdsentry.production import production
+
+    comm = MPI.COMM_WORLD
+    try:
+        results = production(_workdir(args.target), args.temperatures, args.steps,
+                             equilibrate=args.equilibrate, dump_every=args.dump_every,
+                             timestep=args.timestep, structure=args.structure, outdir=args.out)
+    except (RuntimeError, OSError, ValueError) as exc:
+        _error(comm, exc)
+        return 1
+    if comm.Get_rank() == 0:
+        print(f"{'T (K)':>7s} {'trusted':>8s} {'candidate':>9s} {'above hi':>8s} "
+              f"{'max devi':>9s}  trajectory (frames every dt ps)")
+        for r in results:
+            print(f"{r['temperature']:7g} {100 * r['trusted_share']:7.1f}% {r['candidate']:9d} "
+                  f"{r['above']:8d} {r['max_devi']:9.3f}  {r['trajectory']} (dt {r['dt_ps']:g})")
+    return 0
+
+
 def cmd_status(args):
     from mdsentry import store
     from mdsentry.loop import load_state
@@ -210,6 +232,18 @@ def main(argv=None):
                    help="stop after this stage (explore, select, label, train, ...)")
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("md", help="production MD with a run's committee at several temperatures "
+                       "(one walker each; fix sentry logs, never halts)")
+    p.add_argument("target", help="config file or run directory")
+    p.add_argument("--temperatures", type=float, nargs="+", required=True)
+    p.add_argument("--steps", type=int, required=True, help="production steps (after equilibration)")
+    p.add_argument("--equilibrate", type=int, default=2000)
+    p.add_argument("--dump-every", type=int, default=50)
+    p.add_argument("--timestep", type=float, help="ps (default: the run's explore.timestep)")
+    p.add_argument("--structure", help="start structure (default: the run's start.data)")
+    p.add_argument("--out", help="directory (default: RUN/production)")
+    p.set_defaults(func=cmd_md)
+
     p = sub.add_parser("status", help="where a run is: stage, store counts, iteration table")
     p.add_argument("target", help="config file or run directory")
     p.set_defaults(func=cmd_status)
@@ -250,6 +284,12 @@ def main(argv=None):
     p.add_argument("--init", nargs="+", help="checkpoints to warm-start from, one per model")
     p.add_argument("--out", default="runs/train")
     p.set_defaults(func=cmd_train)
+
+    from mdsentry.cli_analyze import add_parser as add_analyze
+    from mdsentry.cli_build import add_parser as add_build
+
+    add_build(sub)
+    add_analyze(sub)
 
     p = sub.add_parser("setup", help="rebuild deepmd-kit's torch libraries if they do not "
                        "match the installed torch (cached, idempotent)")

@@ -1,0 +1,121 @@
+"""Production MD with a run's committee: one LAMMPS per temperature, watched by fix sentry.
+
+    mpirun -np N mdsentry md run.toml --temperatures 700 900 1100 --steps 20000
+
+The committee is the run's accepted one (state.json); the structure is the
+run's start (or ``--structure``).  Each temperature is a walker on its own MPI
+sub-communicator (N must be a multiple of their number).  ``fix sentry`` runs
+with ``halt no``: production is not stopped, but every check is logged, and the
+summary says which share of the trajectory stayed below lo (trusted) -- the
+number that tells whether the trajectory can be believed.
+"""
+
+import json
+import os
+
+import numpy as np
+
+from mdsentry.structure import mass_commands
+
+
+def committee_of(workdir):
+    """The accepted committee of a run directory: (models, config)."""
+    from mdsentry.loop import load_state
+
+    state = load_state(workdir)
+    if state is None or not state.get("committee"):
+        raise FileNotFoundError(f"{workdir}: no trained committee (state.json) yet")
+    with open(os.path.join(workdir, "config.json")) as fh:
+        cfg = json.load(fh)
+    return state["committee"]["models"], cfg, state["committee"]["version"]
+
+
+def deck(cfg, models, data, temperature, seed, steps, equilibrate, dump_every, timestep, outdir):
+    from mdsentry.explore import committee_commands
+
+    ex, elements = cfg["explore"], cfg["system"]["elements"]
+    style, coeffs = committee_commands(cfg, models, workdir_var=outdir)
+    return "\n".join([
+        "units metal", "atom_style atomic", f"read_data {data}", *mass_commands(elements),
+        style, *coeffs,
+        f"fix watch all sentry {ex['every']} {ex['lo']} {ex['hi']} halt no elements "
+        f"{' '.join(elements)} file {outdir}/sentry.log",
+        f"timestep {timestep}",
+        f"velocity all create {temperature} {seed} mom yes rot yes dist gaussian",
+        f"fix md all nvt temp {temperature} {temperature} {100 * timestep}",
+        "thermo_style custom step temp pe press f_watch[1] f_watch[2] f_watch[3]",
+        "thermo 1000",
+        f"run {equilibrate}",
+        f"dump traj all custom {dump_every} {outdir}/traj.dump id element x y z",
+        f"dump_modify traj element {' '.join(elements)} sort id",
+        f"run {steps}", ""])
+
+
+def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, timestep=None,
+               structure=None, outdir=None, seed=4928, comm=None):
+    """Run production MD at each temperature; returns a summary dict per temperature
+    (on every rank): trusted share, candidate and above-hi checks, max deviation."""
+    from mpi4py import MPI
+
+    from mdsentry.engine import split_walkers
+    from mdsentry.lmp import lammps
+    from mdsentry.mpiutil import all_or_none
+
+    comm = comm or MPI.COMM_WORLD
+    models, cfg, version = committee_of(workdir)
+    outdir = os.path.abspath(outdir or os.path.join(workdir, "production"))
+    timestep = timestep or cfg["explore"]["timestep"]
+    if structure is None:
+        from mdsentry.explore import initial_data_file
+        from mdsentry.mpiutil import on_root
+
+        data = on_root(comm, lambda: initial_data_file(cfg))
+    else:
+        data = structure
+    if structure and not structure.endswith(".data"):
+        from mdsentry.structure import read_structure, write_data
+
+        if comm.Get_rank() == 0:
+            os.makedirs(outdir, exist_ok=True)
+            write_data(read_structure(structure), os.path.join(outdir, "start.data"),
+                       cfg["system"]["elements"])
+        comm.Barrier()
+        data = os.path.join(outdir, "start.data")
+    index, sub = split_walkers(comm, len(temperatures))
+    temperature = temperatures[index]
+    tdir = os.path.join(outdir, f"T{temperature:g}")
+
+    def one():
+        if sub.Get_rank() == 0:
+            os.makedirs(tdir, exist_ok=True)
+        sub.Barrier()
+        lmp = lammps(comm=sub, args=["-nocite", "-screen", "none", "-log",
+                                     os.path.join(tdir, "log.lammps")],
+                     deepmd=cfg["train"]["backend"] == "deepmd")
+        try:
+            lmp.commands_string(deck(cfg, models, data, temperature, seed + index, steps,
+                                     equilibrate, dump_every, timestep, tdir))
+            vec = [lmp.extract_fix("watch", 0, 1, i) for i in range(9)]
+        finally:
+            lmp.close()
+        return vec
+
+    vec = all_or_none(comm, one)
+    checks = {"trusted": int(vec[1]), "candidate": int(vec[2]), "above": int(vec[5])}
+    total = sum(checks.values())
+    mine = {"temperature": temperature, "dir": tdir, "trajectory": os.path.join(tdir, "traj.dump"),
+            **checks, "trusted_share": checks["trusted"] / total if total else 1.0,
+            "max_devi": _max_devi(os.path.join(tdir, "sentry.log"), sub),
+            "committee": version, "dt_ps": dump_every * timestep}
+    everyone = comm.allgather(mine if sub.Get_rank() == 0 else None)
+    return [r for r in everyone if r is not None]
+
+
+def _max_devi(log, comm):
+    value = 0.0
+    if comm.Get_rank() == 0:
+        from mdsentry.explore import read_trace
+
+        t = read_trace(log)
+        value = float(np.max(t["value"])) if len(t["value"]) else 0.0
+    return comm.bcast(value, root=0)
