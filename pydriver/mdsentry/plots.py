@@ -7,7 +7,8 @@ import os
 import numpy as np
 
 
-def _plt():
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,7 +19,7 @@ def _plt():
 
 def learning_curve(state, path):
     """Held-out RMSE of energy/atom and forces per committee version."""
-    plt = _plt()
+    plt = pyplot()
     rows = [h for h in state["history"] if h.get("rmse")]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     x = [h["iteration"] + 1 for h in rows]  # committee trained after exploration i
@@ -43,7 +44,7 @@ def deviation_trace(workdir, cfg, state, path):
     """Max force deviation at every check, one panel per walker, with lo/hi lines."""
     from mdsentry.explore import read_trace
 
-    plt = _plt()
+    plt = pyplot()
     logs = sorted(glob.glob(os.path.join(workdir, "walkers", "walker*", "sentry.log")))
     n = max(1, len(logs))
     fig, axes = plt.subplots(n, 1, figsize=(9, 2.6 * n), squeeze=False)
@@ -74,21 +75,27 @@ def deviation_trace(workdir, cfg, state, path):
     return path
 
 
+def parity_panel(ax, ref, pred, xlabel, ylabel, title):
+    """Predicted against reference values with the diagonal."""
+    ax.plot(ref, pred, ".", ms=3)
+    lim = [min(ref.min(), pred.min()), max(ref.max(), pred.max())]
+    ax.plot(lim, lim, "k-", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+
+
 def parity(npz, path):
     """Leader model vs oracle on the held-out frames: energy/atom and force components."""
-    plt = _plt()
+    plt = pyplot()
     d = np.load(npz)
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
     for ax, key, label, unit in ((axes[0], "e", "energy", "eV/atom"),
                                  (axes[1], "f", "force", "eV/Å")):
         ref, pred = d[f"{key}_ref"], d[f"{key}_pred"]
         rmse = float(np.sqrt(np.mean((pred - ref) ** 2)))
-        ax.plot(ref, pred, ".", ms=3)
-        lim = [min(ref.min(), pred.min()), max(ref.max(), pred.max())]
-        ax.plot(lim, lim, "k-", lw=0.8)
-        ax.set_xlabel(f"oracle {label} ({unit})")
-        ax.set_ylabel(f"model {label} ({unit})")
-        ax.set_title(f"{label}: RMSE {rmse:.4g} {unit}", fontsize=9)
+        parity_panel(ax, ref, pred, f"oracle {label} ({unit})", f"model {label} ({unit})",
+                     f"{label}: RMSE {rmse:.4g} {unit}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

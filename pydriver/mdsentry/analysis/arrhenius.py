@@ -54,7 +54,7 @@ def nernst_einstein(D, n_carriers, volume, temperature, charge=1, D_err=None):
 
 
 def plot(T, D, D_err, result, path):
-    from mdsentry.analysis.trajectory import pyplot
+    from mdsentry.plots import pyplot
 
     plt = pyplot()
     T = np.asarray(T, dtype=float)

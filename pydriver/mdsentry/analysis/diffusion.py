@@ -99,7 +99,7 @@ def diffusion_coefficient(positions, dt, select=None, window=(0.2, 0.8), blocks=
 
 def plot(results, path):
     """MSD curves with their fits; ``results``: label -> diffusion_coefficient result."""
-    from mdsentry.analysis.trajectory import pyplot
+    from mdsentry.plots import pyplot
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4))

@@ -96,20 +96,15 @@ def summary(result):
 
 
 def plot(result, path):
-    from mdsentry.analysis.trajectory import pyplot
+    from mdsentry.plots import parity_panel, pyplot
 
     plt = pyplot()
     keys = [k for k in ("e", "f", "s") if k in result]
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.8), squeeze=False)
     for ax, key in zip(axes[0], keys):
         name, unit, scale, sunit = UNITS[key]
-        r, p = result[key]["ref"], result[key]["pred"]
-        ax.plot(r, p, ".", ms=3)
-        lim = [min(r.min(), p.min()), max(r.max(), p.max())]
-        ax.plot(lim, lim, "k-", lw=0.8)
-        ax.set_xlabel(f"reference {name} ({unit})")
-        ax.set_ylabel(f"model {name} ({unit})")
-        ax.set_title(f"RMSE {scale * result[key]['rmse']:.3g} {sunit}", fontsize=9)
+        parity_panel(ax, result[key]["ref"], result[key]["pred"], f"reference {name} ({unit})",
+                     f"model {name} ({unit})", f"RMSE {scale * result[key]['rmse']:.3g} {sunit}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -59,7 +59,7 @@ def first_shell(r, g, cn, smooth=5):
 
 
 def plot(r, g, cn, path):
-    from mdsentry.analysis.trajectory import pyplot
+    from mdsentry.plots import pyplot
 
     plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))

@@ -51,12 +51,3 @@ def read_table(path):
     names = [n.strip() for n in lines[0].split(",")]
     data = np.loadtxt(lines[1:], delimiter=",", ndmin=2)
     return {n: data[:, k] for k, n in enumerate(names)}
-
-
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt

@@ -15,33 +15,6 @@ from ase import Atoms
 
 from mdsentry.structure import mass_commands, write_data
 
-BAR_PER_EV_A3 = 1.602176634e6
-
-
-def _ase_force_field(lmp, calc, atoms0, elements, fix_id):
-    """fix external callback: forces, energy and virial from an ASE calculator."""
-    work = atoms0.copy()
-    work.calc = calc
-    symbols = np.array(elements)
-
-    def callback(_, step, nlocal, tag, x, f):
-        lo, hi, xy, yz, xz, *_ = lmp.extract_box()
-        cell = np.array([[hi[0] - lo[0], 0, 0], [xy, hi[1] - lo[1], 0], [xz, yz, hi[2] - lo[2]]])
-        order = np.argsort(tag)
-        types = np.asarray(lmp.numpy.extract_atom("type"))[:nlocal]
-        work.set_cell(cell, scale_atoms=False)
-        work.set_chemical_symbols(symbols[types[order] - 1])
-        work.set_positions(np.asarray(x)[order] - lo)
-        forces = work.get_forces()
-        f[order] = forces
-        stress = work.get_stress(voigt=True)  # xx yy zz yz xz xy, ASE sign
-        vol = work.get_volume()
-        lmp.fix_external_set_energy_global(fix_id, float(work.get_potential_energy()))
-        lmp.fix_external_set_virial_global(
-            fix_id, [float(-vol * stress[i]) for i in (0, 1, 2, 5, 4, 3)])
-
-    return callback
-
 
 def densify(atoms, potential, elements=None, *, temperature=600.0, pressure=1.0,
             squeeze_pressure=20000.0, squeeze_steps=2000, relax_steps=2000, timestep=0.0005,
@@ -81,11 +54,9 @@ def densify(atoms, potential, elements=None, *, temperature=600.0, pressure=1.0,
                            f"thermo {thermo_every}",
                            "thermo_style custom step temp pe press density vol"])
         if is_ase:
-            lmp.commands_list(["pair_style zero 6.0", "pair_coeff * *",
-                               "fix mdsentry_ext all external pf/callback 1 1",
-                               "fix_modify mdsentry_ext energy yes virial yes"])
-            lmp.set_fix_external_callback(
-                "mdsentry_ext", _ase_force_field(lmp, potential, atoms, elements, "mdsentry_ext"))
+            from mdsentry.ase_lammps import attach_calculator
+
+            attach_calculator(lmp, potential, atoms, elements)
         else:
             lmp.commands_list([potential] if isinstance(potential, str) else list(potential))
 
