@@ -223,13 +223,18 @@ def test_cli_verbs(tmp_path):
             fh.writelines(f"{i + 1} 1 {x:.6f} {y:.6f} {z:.6f}\n"
                           for i, (x, y, z) in enumerate(f.positions))
     out = _run("msd", str(dump), "--elements", "Li", "--dt", str(dt), "--blocks", "4",
-               "--temperature", "600", "--charge", "1", "--out", str(tmp_path / "msd"))
+               "--temperature", "600", "--charge", "1", "--out", str(tmp_path / "msd"),
+               "--species", "Li", "--table", str(tmp_path / "dt.csv"))
     line = next(x for x in out.splitlines() if x.startswith("D(Li)"))
     d_val, d_err = float(line.split()[2]), float(line.split()[4])
     assert abs(d_val - D * 1e-4) < 4 * d_err
     assert "Nernst-Einstein sigma" in line and "carriers 4e+22 /cm^3" in line
     for name in ("msd.csv", "msd.png"):
         assert os.path.getsize(tmp_path / "msd" / name) > 1000
+    from mdsentry.analysis.trajectory import read_table
+
+    table = read_table(str(tmp_path / "dt.csv"))
+    assert table["T"][0] == 600 and table["D"][0] == pytest.approx(d_val, rel=1e-3)
     # rdf of an fcc crystal written as extxyz
     write(str(tmp_path / "cu.extxyz"), [bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3)] * 2)
     out = _run("rdf", str(tmp_path / "cu.extxyz"), "--rmax", "4.0", "--out", str(tmp_path / "rdf"))

@@ -85,7 +85,7 @@ def cmd_train(args):
         train, valid = split(frames, args.valid_fraction, seed=0)
     print(f"{len(train)} training and {len(valid)} validation frames")
     res = backend.train_committee(train, valid, args.out, n_models=args.models, steps=args.steps,
-                                  template=args.template, init_models=args.init)
+                                  template=args.template, init_models=args.init, jobs=args.jobs)
     print(f"{'model':48s} {'E (meV/atom)':>13s} {'F (meV/A)':>10s} {'W (meV/atom)':>13s}")
     for model, r in zip(res.models, res.rmse):
         if r is None:
@@ -282,6 +282,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--template", default="se_e2_a", help="se_e2_a, dpa1 or a dp input.json")
     p.add_argument("--init", nargs="+", help="checkpoints to warm-start from, one per model")
+    p.add_argument("--jobs", type=int, default=0, help="members trained at once (0: one per core)")
     p.add_argument("--out", default="runs/train")
     p.set_defaults(func=cmd_train)
 

@@ -36,6 +36,8 @@ def add_parser(sub):
     q.add_argument("--blocks", type=int, default=5, help="blocks for the error bar")
     q.add_argument("--temperature", type=float, help="K (for the conductivity)")
     q.add_argument("--charge", type=float, help="carrier charge in e (for the conductivity)")
+    q.add_argument("--table", help="append 'T,D,D_err' of the (one) species to this CSV, the "
+                   "input of `analyze arrhenius` (needs --temperature)")
     q.set_defaults(func=cmd_msd)
 
     q = verbs.add_parser("arrhenius", help="Ea from D(T): a CSV with columns T, D[, D_err]")
@@ -96,6 +98,8 @@ def cmd_msd(args):
     from mdsentry.analysis import arrhenius, diffusion
     from mdsentry.analysis.trajectory import write_table
 
+    if args.table and (args.temperature is None or not args.species or len(args.species) != 1):
+        raise SystemExit("mdsentry: --table needs --temperature and exactly one --species")
     frames = _frames(args)
     pos = diffusion.unwrap(frames)
     symbols = np.array(frames[0].get_chemical_symbols())
@@ -127,6 +131,13 @@ def cmd_msd(args):
         print(line)
     print("wrote", write_table(_out(args, "msd.csv"), cols, header="\n".join(lines)))
     print("wrote", diffusion.plot(results, _out(args, "msd.png")))
+    if args.table:
+        res = results[species[0]]
+        new = not os.path.exists(args.table)
+        with open(args.table, "a") as fh:
+            fh.write(("T,D,D_err\n" if new else "") +
+                     f"{args.temperature:g},{res['D']:.8g},{res['D_err']:.8g}\n")
+        print(f"appended T = {args.temperature:g} K to {args.table}")
     return 0
 
 

@@ -61,6 +61,7 @@ DEFAULTS = {
         "warm_start": True,
         "init_models": [],        # frozen models: the first committee, no initial training
         "init_checkpoints": [],   # their checkpoints, to warm-start iteration 1 from
+        "jobs": 0,                # members trained at once (0: one per core)
     },
     "loop": {
         "max_iterations": 5,
@@ -153,7 +154,8 @@ def validate(given, base_dir=".", source="config"):
                                   ("explore", "every", 1), ("select", "budget", 1),
                                   ("train", "models", 2), ("train", "steps", 1),
                                   ("loop", "max_iterations", 1), ("loop", "max_labels", 1),
-                                  ("oracle", "retries", 0), ("data", "bootstrap", 0)):
+                                  ("oracle", "retries", 0), ("data", "bootstrap", 0),
+                                  ("train", "jobs", 0)):
         if cfg[section][key] < minimum:
             problems.append(f"{section}.{key} = {cfg[section][key]} must be at least {minimum}")
     if not 0 < lo["accurate_ratio"] <= 1:

@@ -205,7 +205,7 @@ def stage_first_train(ctx, state):
         res = get_backend(tr["backend"]).train_committee(
             train, valid, os.path.join(cfg["workdir"], "iter.000", "train0"),
             n_models=tr["models"], steps=tr["steps"], template=tr["template"],
-            type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress)
+            type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress, jobs=tr["jobs"])
         return {"version": 0, "models": res.models, "checkpoints": res.checkpoints,
                 "rmse": _mean_rmse(res.rmse)}
 
@@ -383,7 +383,7 @@ def stage_train(ctx, state):
             train, valid, os.path.join(ctx.iterdir(k), "train"), n_models=tr["models"],
             steps=steps, template=tr["template"], init_models=old["checkpoints"] if warm else None,
             seeds=[1000 + 17 * m + 7919 * (k + 1) for m in range(tr["models"])],
-            type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress)
+            type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress, jobs=tr["jobs"])
         return {"version": old["version"] + 1, "models": res.models,
                 "checkpoints": res.checkpoints, "rmse": _mean_rmse(res.rmse),
                 "n_train": len(train), "n_valid": len(valid)}

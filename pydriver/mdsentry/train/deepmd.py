@@ -211,9 +211,11 @@ def evaluate(model_path, frames) -> dict:
 
 def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="se_e2_a",
                     init_models=None, seeds=None, type_map=None, resume=False,
-                    progress=False) -> CommitteeResult:
+                    progress=False, jobs=1) -> CommitteeResult:
     """Train ``n_models`` on the same data with different seeds.
 
+    ``jobs``: members trained at the same time (each a one-thread ``dp`` process;
+    0 = as many as there are cores).
     ``resume``: members already trained in ``workdir`` (a ``member.json``) are kept.
     ``init_models``: checkpoints of the previous iteration (one per member) to
     warm-start from; ``type_map`` defaults to the elements of ``train``.
@@ -232,35 +234,41 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
     has_virial = all(os.path.exists(os.path.join(s, "set.000", "virial.npy")) for s in train_sys)
     rcut = make_input(template, type_map, [], [], 1, 1)["model"]["descriptor"]["rcut"]
     sel = neighbor_sel(list(train) + list(valid or []), type_map, rcut)
-    models, ckpts, rmse = [], [], []
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=n_models, desc=f"training {n_models} deepmd models", unit="model")
-    for k in range(n_models):
+
+    def member(k):
         mdir = workdir / f"model.{k + 1:02d}"
         done = mdir / "member.json"
         if resume and done.exists():  # trained before the driver was stopped
-            member = json.loads(done.read_text())
-        else:
-            init = init_models[k] if init_models else None
-            inp = make_input(template, type_map, train_sys, valid_sys, seeds[k], steps, has_virial,
-                             warm=init is not None, sel=sel)
-            if init is not None:  # the neighbor budget must be the checkpoint's
-                inp["model"]["descriptor"]["sel"] = checkpoint_descriptor(init)["sel"]
-            model, ckpt = train_model(mdir, inp, init)
-            member = {"model": model, "checkpoint": ckpt,
-                      "rmse": evaluate(model, valid) if valid else None}
-            (mdir / "member.json.part").write_text(json.dumps(member))
-            os.replace(mdir / "member.json.part", done)
-        models.append(member["model"])
-        ckpts.append(member["checkpoint"])
-        rmse.append(member["rmse"])
-        if bar:
-            bar.update()
+            return json.loads(done.read_text())
+        init = init_models[k] if init_models else None
+        inp = make_input(template, type_map, train_sys, valid_sys, seeds[k], steps, has_virial,
+                         warm=init is not None, sel=sel)
+        if init is not None:  # the neighbor budget must be the checkpoint's
+            inp["model"]["descriptor"]["sel"] = checkpoint_descriptor(init)["sel"]
+        model, ckpt = train_model(mdir, inp, init)
+        out = {"model": model, "checkpoint": ckpt, "rmse": evaluate(model, valid) if valid else None}
+        (mdir / "member.json.part").write_text(json.dumps(out))
+        os.replace(mdir / "member.json.part", done)
+        return out
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = max(1, min(n_models, jobs or os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(member, k) for k in range(n_models)]
+        for fut in futures:
+            fut.add_done_callback(lambda _: bar.update() if bar else None)
+        members = [fut.result() for fut in futures]  # the first failure is raised here
     if bar:
         bar.close()
+    models = [m["model"] for m in members]
+    ckpts = [m["checkpoint"] for m in members]
+    rmse = [m["rmse"] for m in members]
     return CommitteeResult(models=models, checkpoints=ckpts, rmse=rmse)
 
 
