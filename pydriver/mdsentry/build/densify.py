@@ -92,7 +92,8 @@ def densify(atoms, potential, elements=None, *, temperature=600.0, pressure=1.0,
         out = _atoms_from(lmp, elements)
     finally:
         lmp.close()
-    out.info.update({k: v for k, v in atoms.info.items() if k != "density"})
+    # what still holds after the MD: the composition and the seed, not the packing's distances
+    out.info.update({k: atoms.info[k] for k in ("composition", "seed") if k in atoms.info})
     out.info["density"] = density_of(out)
     out.info["densify"] = trace
     return out
