@@ -179,6 +179,7 @@ def test_end_to_end_one_rank(tmp_path):
     it0, it1 = [h for h in state["history"] if h["iteration"] >= 0]
     # the retrained committee extrapolates less on the same walker
     assert it1["walkers"][0]["max_devi"] < it0["walkers"][0]["max_devi"]
+    assert it1["walkers"][0]["median_devi"] < it0["walkers"][0]["median_devi"]
     assert it0["labelled"] == it0["selected"] > 0 and it0["accepted"] is True
     # hot swap kept the simulation: velocities bitwise, positions, step
     kept = it0["swap_kept"]["0"]

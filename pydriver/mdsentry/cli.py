@@ -150,10 +150,11 @@ def cmd_md(args):
         return 1
     if comm.Get_rank() == 0:
         print(f"{'T (K)':>7s} {'trusted':>8s} {'candidate':>9s} {'above hi':>8s} "
-              f"{'max devi':>9s}  trajectory (frames every dt ps)")
+              f"{'median devi':>11s} {'max devi':>9s}  trajectory (frames every dt ps)")
         for r in results:
             print(f"{r['temperature']:7g} {100 * r['trusted_share']:7.1f}% {r['candidate']:9d} "
-                  f"{r['above']:8d} {r['max_devi']:9.3f}  {r['trajectory']} (dt {r['dt_ps']:g})")
+                  f"{r['above']:8d} {r['median_devi']:11.3f} {r['max_devi']:9.3f}  "
+                  f"{r['trajectory']} (dt {r['dt_ps']:g})")
     return 0
 
 

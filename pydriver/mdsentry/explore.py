@@ -124,24 +124,28 @@ def explore(walker, cfg, progress=True):
     checks = {k: int(after[i] - before[i]) for k, i in (("trusted", 1), ("candidate", 2),
                                                            ("above", 5))}
     total = sum(checks.values())
+    devi_max, devi_median = devi_since(wdir, start_step, walker.comm)
     stats = {"walker": walker.index, "temperature": ex["temperatures"][walker.index],
              "start_step": start_step, "end_step": walker.step(), "halted": halted,
              "halt_step": int(after[6]) if halted else None, **checks,
              "accurate": checks["trusted"] / total if total else 1.0,
-             "max_devi": _max_since(wdir, start_step, walker.comm),
+             "max_devi": devi_max, "median_devi": devi_median,
              "seconds": time.perf_counter() - t0}
     for atoms in candidates:
         atoms.info["temperature"] = stats["temperature"]
     return candidates, stats
 
 
-def _max_since(wdir, step, comm):
-    """Largest checked deviation at steps > ``step`` (from the sentry log)."""
-    value = 0.0
+def devi_since(wdir, step, comm):
+    """(largest, median) checked deviation at steps > ``step`` (from the sentry log).
+
+    The median shows a committee's progress; the maximum is one frame's."""
+    value = (0.0, 0.0)
     if comm.Get_rank() == 0:
         trace = read_trace(os.path.join(wdir, "sentry.log"))
         sel = trace["step"] > step
-        value = float(trace["value"][sel].max()) if sel.any() else 0.0
+        if sel.any():
+            value = (float(trace["value"][sel].max()), float(np.median(trace["value"][sel])))
     return comm.bcast(value, root=0)
 
 

@@ -290,7 +290,8 @@ def stage_explore(ctx, state):
         ctx.say(f"walker {s['walker']} ({s['temperature']:g} K): steps {s['start_step']}"
                 f"->{s['end_step']}, accurate {100 * s['accurate']:.1f} %, "
                 f"{s['candidate']} candidate / {s['above']} above-hi checks, "
-                f"max deviation {s['max_devi']:.3f} eV/A{halt}")
+                f"deviation median {s.get('median_devi', float('nan')):.3f} / max "
+                f"{s['max_devi']:.3f} eV/A{halt}")
     if converged:
         return _finish(ctx, state, f"converged: every walker accurate >= "
                        f"{100 * cfg['loop']['accurate_ratio']:.1f} % without a halt")

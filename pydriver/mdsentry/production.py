@@ -58,6 +58,7 @@ def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, ti
     from mpi4py import MPI
 
     from mdsentry.engine import split_walkers
+    from mdsentry.explore import devi_since
     from mdsentry.lmp import lammps
     from mdsentry.mpiutil import all_or_none
 
@@ -105,17 +106,7 @@ def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, ti
     total = sum(checks.values())
     mine = {"temperature": temperature, "dir": tdir, "trajectory": os.path.join(tdir, "traj.dump"),
             **checks, "trusted_share": checks["trusted"] / total if total else 1.0,
-            "max_devi": _max_devi(os.path.join(tdir, "sentry.log"), sub),
+            **dict(zip(("max_devi", "median_devi"), devi_since(tdir, -1, sub))),
             "committee": version, "dt_ps": dump_every * timestep}
     everyone = comm.allgather(mine if sub.Get_rank() == 0 else None)
     return [r for r in everyone if r is not None]
-
-
-def _max_devi(log, comm):
-    value = 0.0
-    if comm.Get_rank() == 0:
-        from mdsentry.explore import read_trace
-
-        t = read_trace(log)
-        value = float(np.max(t["value"])) if len(t["value"]) else 0.0
-    return comm.bcast(value, root=0)

@@ -1,6 +1,6 @@
 """The per-iteration summary table (printed by ``mdsentry run`` and ``mdsentry status``)."""
 
-COLUMNS = ("iter", "model", "MD steps", "max devi", "accurate", "halted", "cand", "sel", "lab",
+COLUMNS = ("iter", "model", "MD steps", "median devi", "max devi", "accurate", "halted", "cand", "sel", "lab",
            "fail", "E meV/at", "F meV/A", "accepted", "swap s")
 
 
@@ -14,17 +14,20 @@ def rows(state):
         e = f"{1000 * rmse['e_per_atom']:.2f}" if rmse.get("e_per_atom") is not None else "-"
         f = f"{1000 * rmse['f']:.1f}" if rmse.get("f") is not None else "-"
         if h["iteration"] < 0:  # the first committee
-            out.append(["init", f"v{h['model']}", "-", "-", "-", "-", "-", "-", "-", "-", e, f,
-                        "yes", "-"])
+            out.append(["init", f"v{h['model']}", "-", "-", "-", "-", "-", "-", "-", "-", "-", e,
+                        f, "yes", "-"])
             continue
         ws = h.get("walkers", [])
         steps = sum(w["end_step"] - w["start_step"] for w in ws)
         maxdev = max((w["max_devi"] for w in ws), default=float("nan"))
+        # runs from before the median was recorded have none
+        median = max((w.get("median_devi", float("nan")) for w in ws), default=float("nan"))
         acc = min((w["accurate"] for w in ws), default=float("nan"))
         halted = sum(bool(w["halted"]) for w in ws)
         accepted = {True: "yes", False: "NO", None: "-"}[h.get("accepted")]
         swap = f"{h['swap_seconds']:.3f}" if h.get("swap_seconds") is not None else "-"
-        out.append([str(h["iteration"]), f"v{h['model']}", str(steps), f"{maxdev:.3f}",
+        out.append([str(h["iteration"]), f"v{h['model']}", str(steps), f"{median:.3f}",
+                    f"{maxdev:.3f}",
                     f"{100 * acc:.1f}%", f"{halted}/{len(ws)}", str(h.get("candidates", "-")),
                     str(h.get("selected", "-")), str(h.get("labelled", "-")),
                     str(h.get("failed", "-")), e, f, accepted, swap])
