@@ -260,3 +260,40 @@ def test_cli_verbs(tmp_path):
     res = parity.errors(_labelled_frames(), _labelled_frames(noise=0.01))
     assert f"force   RMSE {1000 * res['f']['rmse']:10.3f} meV/Å" in out
     assert os.path.getsize(tmp_path / "par2" / "parity.csv") > 1000
+
+
+def test_cli_adhesion_and_neb(tmp_path):
+    from mdsentry.analysis.energetics import adhesion
+    from mdsentry.build import interface
+    from mdsentry.potentials import SUTTON_CHEN_CU, write_sutton_chen
+
+    cu = bulk("Cu", "fcc", a=3.61, cubic=True)
+    atoms = interface(cu, (1, 0, 0), cu, (1, 0, 0), bottom_layers=2, top_layers=2, gap=2.5,
+                      vacuum=12.0, min_length=7.0)
+    clean = atoms.copy()
+    clean.info = {}
+    write(str(tmp_path / "cu_cu.extxyz"), clean)
+    out = _run("adhesion", str(tmp_path / "cu_cu.extxyz"), "--calculator", "emt",
+               "--out", str(tmp_path / "adh"))
+    expected = adhesion(atoms, EMT())["W"]
+    assert f"W_sep = {expected:.4f} J/m^2 (vacuum stacking, 1 interface(s)" in out
+    assert os.path.getsize(tmp_path / "adh" / "adhesion.png") > 1000
+    # a vacancy hop in Sutton-Chen Cu, the potential given as LAMMPS commands
+    pot = write_sutton_chen(str(tmp_path / "cu.eam.alloy"), **SUTTON_CHEN_CU)
+    xtal = cu.repeat(3)
+    initial = xtal.copy()
+    del initial[0]
+    final = initial.copy()
+    j = int(np.argmin(np.linalg.norm(initial.positions, axis=1)))
+    final.positions[j] = 0.0
+    write(str(tmp_path / "ini.extxyz"), initial)
+    write(str(tmp_path / "fin.extxyz"), final)
+    out = _run("neb", str(tmp_path / "ini.extxyz"), str(tmp_path / "fin.extxyz"), "--images", "3",
+               "--lammps", "pair_style eam/alloy", f"pair_coeff * * {pot} Cu",
+               "--out", str(tmp_path / "neb"))
+    barrier = float(out.split("barrier ")[1].split()[0])
+    assert 0.2 < barrier < 1.2 and "converged" in out and "NOT" not in out
+    from mdsentry.analysis.trajectory import read_table
+
+    table = read_table(str(tmp_path / "neb" / "neb.csv"))
+    assert len(table["energy_eV"]) == 5 and table["energy_eV"].max() == pytest.approx(barrier, abs=1e-4)

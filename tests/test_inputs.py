@@ -76,10 +76,10 @@ def test_deck_runs_an_iteration_with_chgnet(deck, tmp_path):
     shutil.copytree(os.path.join(INPUTS, deck), work, ignore=shutil.ignore_patterns("build",
                                                                                     "runs"))
     text = (work / "run.toml").read_text()
-    for key, value in (("steps", "400"), ("chunk", "200"), ("bootstrap", "6"), ("budget", "4"),
-                       ("models", "2"), ("warm_steps", "100"), ("max_iterations", "2")):
+    for key, value in (("chunk", "100"), ("bootstrap", "6"), ("budget", "4"), ("models", "2"),
+                       ("warm_steps", "100"), ("max_iterations", "2")):
         text = re.sub(rf"^{key} = .*$", f"{key} = {value}", text, count=1, flags=re.M)
-    text = re.sub(r"^steps = 2000$", "steps = 300", text, flags=re.M)  # [train] steps
+    text = re.sub(r"^steps = \d+$", "steps = 300", text, flags=re.M)  # MD and training
     (work / "run.toml").write_text(text)
     proc = run_mpi(2, [os.path.join(BIN, "mdsentry"), "run", str(work / "run.toml"),
                        "--no-progress"], env=env(), timeout=1800, cwd=work)

@@ -1,4 +1,5 @@
-"""``mdsentry analyze rdf | msd | arrhenius | parity``: a table (CSV) and a PNG per verb."""
+"""``mdsentry analyze rdf | msd | arrhenius | parity | adhesion | neb``: a table (CSV) and a
+PNG per verb."""
 
 import os
 
@@ -54,6 +55,34 @@ def add_parser(sub):
     group.add_argument("--calculator", help="'emt', 'chgnet' or module:factory")
     common(q, traj=False)
     q.set_defaults(func=cmd_parity)
+
+    def potential(q):
+        g = q.add_mutually_exclusive_group(required=True)
+        g.add_argument("--calculator", help="'emt', 'chgnet' or module:factory (ASE)")
+        g.add_argument("--model", help="a DeePMD model file, run in LAMMPS")
+        g.add_argument("--lammps", nargs="+", metavar="CMD",
+                       help='LAMMPS pair commands, e.g. "pair_style eam/alloy" '
+                            '"pair_coeff * * Cu.eam.alloy Cu" (with --elements)')
+        q.add_argument("--elements", nargs="+", help="LAMMPS type order (default: by Z)")
+
+    q = verbs.add_parser("adhesion", help="work of separation of an interface from "
+                         "`mdsentry build interface` (J/m^2)")
+    q.add_argument("structure", help="interface extxyz (with its region column)")
+    q.add_argument("--stacking", choices=("periodic", "vacuum"),
+                   help="default: vacuum when the cell has more than 8 A of empty space")
+    potential(q)
+    common(q, traj=False)
+    q.set_defaults(func=cmd_adhesion)
+
+    q = verbs.add_parser("neb", help="minimum-energy path and barrier between two structures")
+    q.add_argument("initial")
+    q.add_argument("final")
+    q.add_argument("--images", type=int, default=5)
+    q.add_argument("--fmax", type=float, default=0.05, help="eV/A")
+    q.add_argument("--steps", type=int, default=500)
+    potential(q)
+    common(q, traj=False)
+    q.set_defaults(func=cmd_neb)
     return p
 
 
@@ -187,4 +216,97 @@ def cmd_parity(args):
             cols[f"{key}_{side}"] = col
     print("wrote", write_table(_out(args, "parity.csv"), cols, header=text))
     print("wrote", parity.plot(res, _out(args, "parity.png")))
+    return 0
+
+
+def _calc_factory(args, atoms):
+    """() -> a new ASE calculator for the potential the arguments name."""
+    from ase.data import atomic_numbers
+
+    elements = args.elements or sorted(set(atoms.get_chemical_symbols()), key=atomic_numbers.get)
+    if args.calculator:
+        from mdsentry.label import load_calculator
+
+        return lambda: load_calculator({"calculator": args.calculator})
+    from mdsentry.analysis.energetics import lammps_calculator
+
+    if args.model:
+        cmds = [f"pair_style deepmd {os.path.abspath(args.model)}",
+                f"pair_coeff * * {' '.join(elements)}"]
+    else:
+        cmds = list(args.lammps)
+    return lambda: lammps_calculator(cmds, elements)
+
+
+def cmd_adhesion(args):
+    from ase.io import read
+
+    from mdsentry.analysis.energetics import adhesion
+    from mdsentry.analysis.trajectory import write_table
+    from mdsentry.plots import pyplot
+
+    atoms = read(args.structure)
+    if "region" not in atoms.arrays:
+        raise SystemExit(f"mdsentry: {args.structure} has no region column (0 bottom, 1 top): "
+                         "build it with `mdsentry build interface`")
+    z = np.sort(atoms.positions[:, 2])
+    gap = max(np.max(np.diff(z)), atoms.cell[2, 2] - z[-1] + z[0])
+    stacking = args.stacking or ("vacuum" if gap > 8.0 else "periodic")
+    atoms.info["interface"] = {"stacking": stacking}
+    res = adhesion(atoms, _calc_factory(args, atoms)())
+    line = (f"W_sep = {res['W']:.4f} J/m^2 ({stacking} stacking, {res['n_interfaces']} "
+            f"interface(s), area {res['area']:.2f} A^2): E_interface {res['E_interface']:.4f}, "
+            f"E_bottom {res['E_bottom']:.4f}, E_top {res['E_top']:.4f} eV")
+    print(line)
+    names = ["interface", "bottom", "top"]
+    energies = [res["E_interface"], res["E_bottom"], res["E_top"]]
+    print("wrote", write_table(_out(args, "adhesion.csv"),
+                               {"part": np.arange(3), "energy_eV": energies},
+                               header=line + "\npart: " + ", ".join(names)))
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    ax.bar(["bottom + top", "interface"], [res["E_bottom"] + res["E_top"], res["E_interface"]])
+    ax.set_ylabel("energy (eV)")
+    ax.set_title(f"W_sep = {res['W']:.3f} J/m²", fontsize=9)
+    lo = min(res["E_bottom"] + res["E_top"], res["E_interface"])
+    ax.set_ylim(lo - 0.2 * abs(res["E_bottom"] + res["E_top"] - res["E_interface"]) - 1e-3,
+                None)
+    fig.tight_layout()
+    fig.savefig(_out(args, "adhesion.png"), dpi=120)
+    plt.close(fig)
+    print("wrote", _out(args, "adhesion.png"))
+    return 0
+
+
+def cmd_neb(args):
+    from ase.io import read, write
+
+    from mdsentry.analysis.energetics import neb_barrier
+    from mdsentry.analysis.trajectory import write_table
+    from mdsentry.plots import pyplot
+
+    initial, final = read(args.initial), read(args.final)
+    if len(initial) != len(final) or list(initial.numbers) != list(final.numbers):
+        raise SystemExit("mdsentry: the initial and final structures must have the same atoms "
+                         "in the same order")
+    res = neb_barrier(initial, final, _calc_factory(args, initial), n_images=args.images,
+                      fmax=args.fmax, steps=args.steps)
+    line = (f"barrier {res['barrier']:.4f} eV forward, {res['reverse_barrier']:.4f} eV reverse, "
+            f"{args.images} images, {'converged' if res['converged'] else 'NOT converged'} "
+            f"(fmax {args.fmax} eV/A)")
+    print(line)
+    e = np.array(res["energies"])
+    print("wrote", write_table(_out(args, "neb.csv"), {"image": np.arange(len(e)),
+                                                      "energy_eV": e}, header=line))
+    write(_out(args, "neb_path.extxyz"), res["images"], format="extxyz", parallel=False)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    ax.plot(np.arange(len(e)), e, "o-")
+    ax.set_xlabel("image")
+    ax.set_ylabel("energy relative to the initial state (eV)")
+    ax.set_title(f"barrier {res['barrier']:.3f} eV", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(_out(args, "neb.png"), dpi=120)
+    plt.close(fig)
+    print("wrote", _out(args, "neb.png"))
     return 0
