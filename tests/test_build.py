@@ -149,6 +149,17 @@ def test_slab_cuts_through_the_widest_gap():
     sym = np.array(flat.get_chemical_symbols())
     assert all(np.sum((sym[i] == "C") & (i == k) & (sym[j] == "O")) == 3
                for k in np.flatnonzero(sym == "C"))
+    assert s.info["broken_bonds"] == 0
+    # (100): every height cuts a carbonate; the slab says how many C-O bonds
+    s = slab(bulk("Li2CO3"), (1, 0, 0), 2)
+    flat = s.copy()
+    flat.pbc = [True, True, False]
+    assert s.info["broken_bonds"] == 2
+    assert len(nl("i", flat, 1.35)) // 2 == 3 * 8 - 2  # 8 carbonates, 2 bonds cut
+    # a slab is a window of the crystal: every atom keeps its bulk neighbour distances
+    lif = slab(bulk("LiF"), (1, 1, 1), 3, vacuum=10.0)
+    d = nl("d", lif, 2.1)
+    assert np.allclose(d, 4.03 / 2)
 
 
 def test_point_defects():

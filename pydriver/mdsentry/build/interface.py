@@ -16,23 +16,57 @@ from ase.build import surface as _ase_surface
 def slab(bulk_atoms, miller, layers, vacuum=None, termination=None):
     """A slab of ``layers`` periods along ``miller`` with the normal along z.
 
-    termination: z offset (A) where the period is cut; by default the widest
-    atom-free layer, so that no bond across the thinnest spacing is cut.
-    vacuum: None gives the periodic bulk-like slab (cell c = thickness period).
+    termination: height (A, within one period) where the crystal is cut; by default
+    the middle of the widest atom-free layer, so that no bond across the thinnest
+    spacing is cut.  The slab is a window of the crystal, never atoms moved by a
+    cell vector (ASE's slab cell is orthogonal, the crystal's period need not be).
+    vacuum: None gives the bulk-like slab (cell c = its thickness).
     """
-    s = _ase_surface(bulk_atoms, tuple(miller), layers, vacuum=None, periodic=True)
-    c = s.cell[2, 2]
-    z = np.mod(s.positions[:, 2], c)
+    s = _ase_surface(bulk_atoms, tuple(miller), layers + 1, vacuum=None, periodic=True)
+    period = s.cell[2, 2] / (layers + 1)
+    broken = None
     if termination is None:
-        zs = np.sort(z)
-        gaps = np.diff(np.append(zs, zs[0] + c))
-        k = int(np.argmax(gaps))
-        termination = zs[k] + 0.5 * gaps[k]
-    s.positions[:, 2] = np.mod(z - termination, c)
-    s.info.update(miller=tuple(int(m) for m in miller), layers=int(layers))
+        termination, broken = _best_cut(s, period, layers)
+    out = _window(s, termination, layers, period)
+    out.info["broken_bonds"] = broken  # short bonds the cut breaks (None: not checked)
+    out.info.update(miller=tuple(int(m) for m in miller), layers=int(layers))
     if vacuum is not None:
-        s.center(vacuum=vacuum / 2.0, axis=2)
-    return s
+        out.center(vacuum=vacuum / 2.0, axis=2)
+    return out
+
+
+def _window(s, termination, layers, period, tol=1e-6):
+    """The atoms of ``s`` between ``termination`` and ``layers`` periods above, z from 0."""
+    z = s.positions[:, 2]
+    out = s[(z >= termination - tol) & (z < termination + layers * period - tol)]
+    out.positions[:, 2] -= termination
+    out.set_cell([s.cell[0], s.cell[1], [0.0, 0.0, layers * period]], scale_atoms=False)
+    out.wrap()
+    return out
+
+
+def _best_cut(s, period, layers, bond=1.6):
+    """(height, bonds broken): the middle of the widest atom-free layer whose cut breaks
+    no bond shorter than ``bond`` (C-O, C-H of a molecular ion), else the widest layer
+    and the number of such bonds it cuts (some orientations cut a carbonate whatever
+    the height)."""
+    from ase.neighborlist import neighbor_list
+
+    zs = np.sort(np.mod(s.positions[:, 2], period))
+    gaps = np.diff(np.append(zs, zs[0] + period))
+    order = np.argsort(-gaps)
+    cuts = [float(np.mod(zs[k] + 0.5 * gaps[k], period)) for k in order]
+    broken = []
+    for t in cuts:
+        w = _window(s, t, layers, period)
+        inside = w.copy()
+        inside.pbc = [True, True, False]
+        # the same window periodic along z is the crystal: missing pairs are cut bonds
+        broken.append((len(neighbor_list("i", w, bond)) - len(neighbor_list("i", inside, bond)))
+                      // 2)
+        if broken[-1] == 0:
+            return t, 0
+    return cuts[0], broken[0]
 
 
 def _plane(atoms):
@@ -153,6 +187,7 @@ def interface(bottom_bulk, bottom_miller, top_bulk, top_miller, *, bottom_layers
         "bottom_supercell": match["bottom"], "top_supercell": match["top"],
         "repeat": list(reps), "area": float(abs(np.linalg.det(B))), "strain": strain,
         "n_bottom": len(bs), "n_top": len(ts), "gap": gap,
+        "broken_bonds": {"bottom": b.info["broken_bonds"], "top": t.info["broken_bonds"]},
         "stacking": "periodic" if vacuum is None else f"vacuum {vacuum}"}
     return out
 
@@ -188,4 +223,6 @@ def describe(atoms):
     s = i["strain"]
     return (f"{i['bottom']} / {i['top']}: area {i['area']:.1f} A^2, {i['n_bottom']} + "
             f"{i['n_top']} atoms, strain of the top slab xx {100 * s['xx']:+.2f} %, "
-            f"yy {100 * s['yy']:+.2f} %, xy {100 * s['xy']:+.2f} %, area {100 * s['area']:+.2f} %")
+            f"yy {100 * s['yy']:+.2f} %, xy {100 * s['xy']:+.2f} %, area {100 * s['area']:+.2f} %"
+            + "".join(f"; the {k} slab's cut breaks {n} short bonds" for k, n in
+                      i.get("broken_bonds", {}).items() if n))
