@@ -181,6 +181,7 @@ def interface(bottom_bulk, bottom_miller, top_bulk, top_miller, *, bottom_layers
     top.positions[:, :2] = ts.positions[:, :2] @ F.T
     top.set_cell(np.vstack([bs.cell[:2], ts.cell[2]]), scale_atoms=False)
     out = stack(bs, top, gap=gap, vacuum=vacuum)
+    closest = _closest_across(out)
     out.info["interface"] = {
         "bottom": f"{bottom_bulk.get_chemical_formula()}{tuple(bottom_miller)}",
         "top": f"{top_bulk.get_chemical_formula()}{tuple(top_miller)}",
@@ -188,6 +189,7 @@ def interface(bottom_bulk, bottom_miller, top_bulk, top_miller, *, bottom_layers
         "repeat": list(reps), "area": float(abs(np.linalg.det(B))), "strain": strain,
         "n_bottom": len(bs), "n_top": len(ts), "gap": gap,
         "broken_bonds": {"bottom": b.info["broken_bonds"], "top": t.info["broken_bonds"]},
+        "closest": closest,
         "stacking": "periodic" if vacuum is None else f"vacuum {vacuum}"}
     return out
 
@@ -217,12 +219,23 @@ def stack(bottom, top, gap=2.0, vacuum=None):
     return out
 
 
+def _closest_across(atoms, cutoff=6.0):
+    """Shortest distance between an atom of the bottom and one of the top part."""
+    from ase.neighborlist import neighbor_list
+
+    region = atoms.arrays["region"]
+    i, j, d = neighbor_list("ijd", atoms, cutoff)
+    across = region[i] != region[j]
+    return float(d[across].min()) if np.any(across) else float("inf")
+
+
 def describe(atoms):
     """One line about an interface's match and strain."""
     i = atoms.info["interface"]
     s = i["strain"]
     return (f"{i['bottom']} / {i['top']}: area {i['area']:.1f} A^2, {i['n_bottom']} + "
             f"{i['n_top']} atoms, strain of the top slab xx {100 * s['xx']:+.2f} %, "
-            f"yy {100 * s['yy']:+.2f} %, xy {100 * s['xy']:+.2f} %, area {100 * s['area']:+.2f} %"
+            f"yy {100 * s['yy']:+.2f} %, xy {100 * s['xy']:+.2f} %, area {100 * s['area']:+.2f} %, "
+            f"closest atoms across {i['closest']:.2f} A"
             + "".join(f"; the {k} slab's cut breaks {n} short bonds" for k, n in
                       i.get("broken_bonds", {}).items() if n))
