@@ -236,6 +236,13 @@ def test_one_walker_of_two_ranks_rewinds_after_a_halt(tmp_path):
     assert w1["start_step"] < w0["end_step"] and w1["start_step"] % 200 == 0
     log = (tmp_path / "run" / "mdsentry.log").read_text()
     assert f"walkers rewound to step {w1['start_step']}" in log
+    # the rewound walker's statistics are its own checks, not the earlier lines of the
+    # log that share its step numbers
+    trace = read_trace(str(tmp_path / "run" / "walkers" / "walker00" / "sentry.log"))
+    first_halt = int(np.flatnonzero(trace["status"] == "above")[0])
+    after = trace["value"][first_halt + 1:]
+    assert w1["max_devi"] == pytest.approx(after.max())
+    assert w1["median_devi"] == pytest.approx(np.median(after))
 
 
 # ------------------------------------------------------------ kill + resume

@@ -80,9 +80,14 @@ def make_walker(cfg, comm, index, models, start=None, deepmd=None):
     deck = walker_deck(cfg, models, start, fresh, temperature, seed)
     if deepmd is None:
         deepmd = cfg["train"]["backend"] == "deepmd"
-    return Walker(comm, index, walker_dir(cfg, index), deck, sentry=SENTRY,
-                  variables={"temp": temperature, "seed": seed, "walker": index},
-                  deepmd=deepmd)
+    walker = Walker(comm, index, walker_dir(cfg, index), deck, sentry=SENTRY,
+                    variables={"temp": temperature, "seed": seed, "walker": index},
+                    deepmd=deepmd)
+    # the sentry log is appended to by every instance (a rewind starts one at an earlier
+    # step): this instance's checks start at the log's current end
+    log = os.path.join(walker.workdir, "sentry.log")
+    walker.log_mark = os.path.getsize(log) if os.path.exists(log) else 0
+    return walker
 
 
 def explore(walker, cfg, progress=True):
@@ -124,7 +129,8 @@ def explore(walker, cfg, progress=True):
     checks = {k: int(after[i] - before[i]) for k, i in (("trusted", 1), ("candidate", 2),
                                                            ("above", 5))}
     total = sum(checks.values())
-    devi_max, devi_median = devi_since(wdir, start_step, walker.comm)
+    devi_max, devi_median, walker.log_mark = devi_since(os.path.join(wdir, "sentry.log"),
+                                                        getattr(walker, "log_mark", 0), walker.comm)
     stats = {"walker": walker.index, "temperature": ex["temperatures"][walker.index],
              "start_step": start_step, "end_step": walker.step(), "halted": halted,
              "halt_step": int(after[6]) if halted else None, **checks,
@@ -136,24 +142,28 @@ def explore(walker, cfg, progress=True):
     return candidates, stats
 
 
-def devi_since(wdir, step, comm):
-    """(largest, median) checked deviation at steps > ``step`` (from the sentry log).
-
-    The median shows a committee's progress; the maximum is one frame's."""
-    value = (0.0, 0.0)
+def devi_since(log, offset, comm):
+    """(largest, median) deviation of the checks logged after byte ``offset`` of the
+    sentry log, and the log's end (the next offset).  The median shows a committee's
+    progress; the maximum is one frame's."""
+    value = (0.0, 0.0, offset)
     if comm.Get_rank() == 0:
-        trace = read_trace(os.path.join(wdir, "sentry.log"))
-        sel = trace["step"] > step
-        if sel.any():
-            value = (float(trace["value"][sel].max()), float(np.median(trace["value"][sel])))
+        trace = read_trace(log, offset)
+        end = os.path.getsize(log) if os.path.exists(log) else offset
+        if len(trace["value"]):
+            value = (float(trace["value"].max()), float(np.median(trace["value"])), end)
+        else:
+            value = (0.0, 0.0, end)
     return comm.bcast(value, root=0)
 
 
-def read_trace(path):
-    """The sentry log as arrays: step, value, status ("trusted", "candidate", "above")."""
+def read_trace(path, offset=0):
+    """The sentry log (from byte ``offset``) as arrays: step, value, status ("trusted",
+    "candidate", "above")."""
     steps, values, status = [], [], []
     if os.path.exists(path):
         with open(path) as fh:
+            fh.seek(offset)
             for line in fh:
                 if line.startswith("#") or not line.strip():
                     continue

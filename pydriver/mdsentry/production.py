@@ -64,6 +64,11 @@ def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, ti
 
     comm = comm or MPI.COMM_WORLD
     models, cfg, version = committee_of(workdir)
+    if cfg["train"]["backend"] == "deepmd":  # one thread per walker rank, as in the loop
+        from mdsentry.train.deepmd import THREAD_ENV
+
+        for key, value in THREAD_ENV.items():
+            os.environ.setdefault(key, value)
     outdir = os.path.abspath(outdir or os.path.join(workdir, "production"))
     timestep = timestep or cfg["explore"]["timestep"]
     if structure is None:
@@ -106,7 +111,8 @@ def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, ti
     total = sum(checks.values())
     mine = {"temperature": temperature, "dir": tdir, "trajectory": os.path.join(tdir, "traj.dump"),
             **checks, "trusted_share": checks["trusted"] / total if total else 1.0,
-            **dict(zip(("max_devi", "median_devi"), devi_since(tdir, -1, sub))),
+            **dict(zip(("max_devi", "median_devi"), devi_since(os.path.join(tdir, "sentry.log"),
+                                                              0, sub)[:2])),
             "committee": version, "dt_ps": dump_every * timestep}
     everyone = comm.allgather(mine if sub.Get_rank() == 0 else None)
     return [r for r in everyone if r is not None]
