@@ -49,26 +49,34 @@ def deviation_trace(workdir, cfg, state, path):
     n = max(1, len(logs))
     fig, axes = plt.subplots(n, 1, figsize=(9, 2.6 * n), squeeze=False)
     lo, hi = cfg["explore"]["lo"], cfg["explore"]["hi"]
-    starts = {}
+    starts, counts = {}, {}
     for h in state["history"]:
         for w in h.get("walkers", []):
             starts.setdefault(w["walker"], []).append((h["iteration"], w["start_step"]))
+            counts.setdefault(w["walker"], []).append(w["trusted"] + w["candidate"] + w["above"])
+    rewound = False
     for k, (ax, log) in enumerate(zip(axes[:, 0], logs)):
         t = read_trace(log)
+        # a rewound walker repeats step numbers: then the x axis counts checks instead
+        by_check = bool(np.any(np.diff(t["step"]) < 0))
+        rewound |= by_check
+        x = np.arange(len(t["step"])) if by_check else t["step"]
         floor = lo / 30  # a perfect crystal's zero deviation would stretch the axis
-        ax.semilogy(t["step"], np.maximum(t["value"], floor), ".", ms=2, color="k")
+        ax.semilogy(x, np.maximum(t["value"], floor), ".", ms=2, color="k")
         ax.set_ylim(bottom=floor * 0.8)
         ax.axhline(lo, color="tab:orange", lw=1, label=f"lo = {lo}")
         ax.axhline(hi, color="tab:red", lw=1, label=f"hi = {hi}")
-        for it, step in starts.get(k, []):
-            ax.axvline(step, color="0.7", lw=0.8, ls="--")
-            ax.text(step, hi * 1.1, f" it {it}", fontsize=7, color="0.4")
+        bounds = np.concatenate([[0], np.cumsum(counts.get(k, []))[:-1]]) if by_check \
+            else [step for _, step in starts.get(k, [])]
+        for (it, _), pos in zip(starts.get(k, []), bounds):
+            ax.axvline(pos, color="0.7", lw=0.8, ls="--")
+            ax.text(pos, hi * 1.1, f" it {it}", fontsize=7, color="0.4")
         temps = cfg["explore"]["temperatures"]
         ax.set_title(f"walker {k} ({temps[k]:g} K)" if k < len(temps) else f"walker {k}",
                      fontsize=9)
         ax.set_ylabel("max force devi (eV/Å)")
         ax.legend(loc="lower right", fontsize=7)
-    axes[-1, 0].set_xlabel("MD step")
+    axes[-1, 0].set_xlabel("check (walkers rewound after halts)" if rewound else "MD step")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
