@@ -144,7 +144,8 @@ def cmd_md(args):
     try:
         results = production(_workdir(args.target), args.temperatures, args.steps,
                              equilibrate=args.equilibrate, dump_every=args.dump_every,
-                             timestep=args.timestep, structure=args.structure, outdir=args.out)
+                             timestep=args.timestep, structure=args.structure, outdir=args.out,
+                             halt=args.halt)
     except (RuntimeError, OSError, ValueError) as exc:
         _error(comm, exc)
         return 1
@@ -154,7 +155,9 @@ def cmd_md(args):
         for r in results:
             print(f"{r['temperature']:7g} {100 * r['trusted_share']:7.1f}% {r['candidate']:9d} "
                   f"{r['above']:8d} {r['median_devi']:11.3f} {r['max_devi']:9.3f}  "
-                  f"{r['trajectory']} (dt {r['dt_ps']:g})")
+                  f"{r['trajectory']} (dt {r['dt_ps']:g})"
+                  + (f"  HALTED at step {r['halted_at']} (deviation >= hi)" if r["halted_at"]
+                     is not None else ""))
     return 0
 
 
@@ -234,7 +237,7 @@ def main(argv=None):
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("md", help="production MD with a run's committee at several temperatures "
-                       "(one walker each; fix sentry logs, never halts)")
+                       "(one walker each; fix sentry logs every check, --halt stops above hi)")
     p.add_argument("target", help="config file or run directory")
     p.add_argument("--temperatures", type=float, nargs="+", required=True)
     p.add_argument("--steps", type=int, required=True, help="production steps (after equilibration)")
@@ -243,6 +246,8 @@ def main(argv=None):
     p.add_argument("--timestep", type=float, help="ps (default: the run's explore.timestep)")
     p.add_argument("--structure", help="start structure (default: the run's start.data)")
     p.add_argument("--out", help="directory (default: RUN/production)")
+    p.add_argument("--halt", action="store_true",
+                   help="stop a temperature's run at its first check above hi")
     p.set_defaults(func=cmd_md)
 
     p = sub.add_parser("status", help="where a run is: stage, store counts, iteration table")

@@ -5,9 +5,9 @@
 The committee is the run's accepted one (state.json); the structure is the
 run's start (or ``--structure``).  Each temperature is a walker on its own MPI
 sub-communicator (N must be a multiple of their number).  ``fix sentry`` runs
-with ``halt no``: production is not stopped, but every check is logged, and the
-summary says which share of the trajectory stayed below lo (trusted) -- the
-number that tells whether the trajectory can be believed.
+with ``halt no`` (``halt=True``: the run stops at the first check above hi):
+every check is logged, and the summary says which share of the trajectory stayed
+below lo (trusted) -- the number that tells whether the trajectory can be believed.
 """
 
 import json
@@ -30,7 +30,8 @@ def committee_of(workdir):
     return state["committee"]["models"], cfg, state["committee"]["version"]
 
 
-def deck(cfg, models, data, temperature, seed, steps, equilibrate, dump_every, timestep, outdir):
+def deck(cfg, models, data, temperature, seed, steps, equilibrate, dump_every, timestep, outdir,
+         halt=False):
     from mdsentry.explore import committee_commands
 
     ex, elements = cfg["explore"], cfg["system"]["elements"]
@@ -38,7 +39,8 @@ def deck(cfg, models, data, temperature, seed, steps, equilibrate, dump_every, t
     return "\n".join([
         "units metal", "atom_style atomic", f"read_data {data}", *mass_commands(elements),
         style, *coeffs,
-        f"fix watch all sentry {ex['every']} {ex['lo']} {ex['hi']} halt no elements "
+        f"fix watch all sentry {ex['every']} {ex['lo']} {ex['hi']} halt {'yes' if halt else 'no'} "
+        f"elements "
         f"{' '.join(elements)} file {outdir}/sentry.log",
         f"timestep {timestep}",
         f"velocity all create {temperature} {seed} mom yes rot yes dist gaussian",
@@ -52,9 +54,10 @@ def deck(cfg, models, data, temperature, seed, steps, equilibrate, dump_every, t
 
 
 def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, timestep=None,
-               structure=None, outdir=None, seed=4928, comm=None):
+               structure=None, outdir=None, seed=4928, halt=False, comm=None):
     """Run production MD at each temperature; returns a summary dict per temperature
-    (on every rank): trusted share, candidate and above-hi checks, max deviation."""
+    (on every rank): trusted share, candidate and above-hi checks, max deviation, and
+    the step where the run stopped above hi (``halt``; None when it did not)."""
     from mpi4py import MPI
 
     from mdsentry.engine import split_walkers
@@ -99,8 +102,11 @@ def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, ti
                                      os.path.join(tdir, "log.lammps")],
                      deepmd=cfg["train"]["backend"] == "deepmd")
         try:
-            lmp.commands_string(deck(cfg, models, data, temperature, seed + index, steps,
-                                     equilibrate, dump_every, timestep, tdir))
+            for line in deck(cfg, models, data, temperature, seed + index, steps, equilibrate,
+                             dump_every, timestep, tdir, halt=halt).splitlines():
+                lmp.command(line)
+                if line.startswith("run") and lmp.extract_fix("watch", 0, 1, 3):
+                    break  # halted above hi: no production after a failed equilibration
             vec = [lmp.extract_fix("watch", 0, 1, i) for i in range(9)]
         finally:
             lmp.close()
@@ -113,6 +119,7 @@ def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, ti
             **checks, "trusted_share": checks["trusted"] / total if total else 1.0,
             **dict(zip(("max_devi", "median_devi"), devi_since(os.path.join(tdir, "sentry.log"),
                                                               0, sub)[:2])),
-            "committee": version, "dt_ps": dump_every * timestep}
+            "committee": version, "dt_ps": dump_every * timestep,
+            "halted_at": int(vec[6]) if vec[3] else None}
     everyone = comm.allgather(mine if sub.Get_rank() == 0 else None)
     return [r for r in everyone if r is not None]
