@@ -264,9 +264,11 @@ def _run_until(path, condition, timeout=600):
 
 def test_kill_mid_labelling_and_mid_training_then_resume(tmp_path):
     log = tmp_path / "calls.log"
+    # members one after another, so that the kill lands between two of them
     path = write_config(tmp_path, oracle={"calculator": "oracles_for_tests:counting",
                                           "kwargs": {"log": str(log), "delay": 0.4},
-                                          "timeout": 60.0})
+                                          "timeout": 60.0},
+                        train={"models": 2, "steps": 300, "jobs": 1})
     run = tmp_path / "run"
     h5 = str(run / "frames.h5")
 
