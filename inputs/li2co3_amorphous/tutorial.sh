@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 [ -f structure.extxyz ] || bash build.sh                  # packmol + CHGNet densification
 mpirun -np 2 mdsentry run run.toml --no-progress            # two walkers: 900 K and 1300 K
 mpirun -np 3 mdsentry md run.toml --temperatures 900 1100 1300 --steps 20000 \
-    --equilibrate 2000 --dump-every 25 --out runs/production
+    --equilibrate 2000 --dump-every 25 --halt --out runs/production
 rm -f runs/analysis/d_of_t.csv
 for T in 900 1100 1300; do
     mdsentry analyze msd runs/production/T$T/traj.dump --dt 0.0125 --species Li \
