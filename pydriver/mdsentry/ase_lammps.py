@@ -8,6 +8,13 @@ code, ...) supplies energy, forces and the virial at every step.
 import numpy as np
 
 
+def lammps_cell(lmp):
+    """(origin, 3x3 cell with rows a, b, c) of a LAMMPS instance's box."""
+    lo, hi, xy, yz, xz, *_ = lmp.extract_box()
+    cell = np.array([[hi[0] - lo[0], 0, 0], [xy, hi[1] - lo[1], 0], [xz, yz, hi[2] - lo[2]]])
+    return np.asarray(lo), cell
+
+
 def attach_calculator(lmp, calc, atoms, elements, fix_id="mdsentry_ext", cutoff=6.0):
     """Make ``calc`` the force field of the LAMMPS instance ``lmp`` (box and atoms
     defined, ``atoms`` their ASE twin in the same order of elements)."""
@@ -21,8 +28,7 @@ def attach_calculator(lmp, calc, atoms, elements, fix_id="mdsentry_ext", cutoff=
     symbols = np.array(elements)
 
     def callback(_, step, nlocal, tag, x, f):
-        lo, hi, xy, yz, xz, *_ = lmp.extract_box()
-        cell = np.array([[hi[0] - lo[0], 0, 0], [xy, hi[1] - lo[1], 0], [xz, yz, hi[2] - lo[2]]])
+        lo, cell = lammps_cell(lmp)
         order = np.argsort(tag)
         types = np.asarray(lmp.numpy.extract_atom("type"))[:nlocal]
         work.set_cell(cell, scale_atoms=False)

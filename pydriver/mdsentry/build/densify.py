@@ -101,8 +101,9 @@ def densify(atoms, potential, elements=None, *, temperature=600.0, pressure=1.0,
 
 def _atoms_from(lmp, elements):
     """The LAMMPS system as ASE Atoms (ordered by atom ID)."""
-    lo, hi, xy, yz, xz, *_ = lmp.extract_box()
-    cell = np.array([[hi[0] - lo[0], 0, 0], [xy, hi[1] - lo[1], 0], [xz, yz, hi[2] - lo[2]]])
+    from mdsentry.ase_lammps import lammps_cell
+
+    lo, cell = lammps_cell(lmp)
     n = lmp.get_natoms()
     x = np.array(lmp.gather_atoms("x", 1, 3)).reshape(n, 3) - lo
     types = np.array(lmp.gather_atoms("type", 0, 1))
