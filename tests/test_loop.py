@@ -131,6 +131,7 @@ BAD = [
     ({"loop": {"accurate_ratio": 1.5}}, r"loop.accurate_ratio = 1.5 must be in \(0, 1\]"),
     ({"explore": {"steps": "many"}}, r"explore.steps = 'many' must be of type int"),
     ({"data": {"bootstrap": 0}}, r"no first committee"),
+    ({"train": {"template": "se_e3_x"}}, r"train.template: .*se_e3_x is neither a shipped template"),
 ]
 
 
@@ -196,6 +197,48 @@ def test_end_to_end_one_rank(tmp_path):
     mdsentry("export", path, "--out", str(tmp_path / "out.xyz"))
     from ase.io import read
     assert len(read(tmp_path / "out.xyz", ":")) == 120 + it0["labelled"]
+
+
+def test_a_finished_run_goes_on_with_a_larger_budget(tmp_path):
+    path = write_config(tmp_path, **pretrained(), loop={"max_iterations": 1})
+    mdsentry("run", path, "--no-progress")
+    first = state_of(tmp_path)
+    assert first["done"] == "iteration budget spent (1)" and len(first["history"]) == 1
+    assert "selected" not in first["history"][0]  # stopped before selection
+    again = mdsentry("run", path, "--no-progress").stdout
+    assert "extending" not in again and state_of(tmp_path) == first  # same budget: stays done
+
+    path = write_config(tmp_path, **pretrained(), loop={"max_iterations": 2})
+    out = mdsentry("run", path, "--no-progress").stdout
+    state = state_of(tmp_path)
+    assert f"iteration 0's {first['history'][0]['candidates']} candidates go to selection" in out
+    assert state["stage"] == "done" and state["done"] == "iteration budget spent (2)"
+    it0, it1 = state["history"]
+    assert it0["walkers"] == first["history"][0]["walkers"]
+    assert it0["labelled"] == it0["selected"] > 0 and it0["accepted"] is True
+    assert state["committee"]["version"] == 1 and state["labels_used"] == it0["labelled"]
+    # the walker goes on from where the first run left it
+    assert it1["walkers"][0]["start_step"] == it0["walkers"][0]["end_step"]
+    assert it1["walkers"][0]["median_devi"] < it0["walkers"][0]["median_devi"]
+    check_store_matches_fix(tmp_path, state, whole_log=False)
+
+    path = write_config(tmp_path, **pretrained(temperatures=[900.0, 1500.0]),
+                        loop={"max_iterations": 3})
+    proc = mdsentry("run", path, "--no-progress", nprocs=2, check=False)
+    assert proc.returncode != 0
+    assert "was run with 1 walkers; explore.temperatures now has 2" in proc.stdout + proc.stderr
+
+
+def test_what_can_be_extended():
+    from mdsentry.loop import extendable
+
+    cfg = {"loop": {"max_iterations": 4, "max_labels": 100}}
+    state = {"iteration": 1, "labels_used": 20}
+    assert extendable(cfg, dict(state, done="iteration budget spent (2)"))
+    assert extendable(cfg, dict(state, done="label budget spent (20 oracle calls)"))
+    assert not extendable(cfg, dict(state, done="converged: every walker accurate >= 95 %"))
+    assert not extendable(cfg, dict(state, iteration=3, done="iteration budget spent (4)"))
+    assert not extendable(cfg, dict(state, labels_used=100, done="label budget spent (100)"))
 
 
 def test_two_walkers_of_one_rank_with_a_failing_oracle(tmp_path):

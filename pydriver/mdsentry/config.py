@@ -189,10 +189,17 @@ def validate(given, base_dir=".", source="config"):
     if calc not in KNOWN and ":" not in calc:
         problems.append(f"oracle.calculator = {calc!r}: use one of {sorted(KNOWN)} "
                         f"or 'module:factory'")
-    from mdsentry.train import BACKENDS
+    from mdsentry.train import BACKENDS, get_backend
 
     if tr["backend"] not in BACKENDS:
         problems.append(f"train.backend = {tr['backend']!r}: known backends {sorted(BACKENDS)}")
+    else:
+        shipped = getattr(get_backend(tr["backend"]), "TEMPLATES", ())
+        if tr["template"] not in shipped:  # a user's input file, next to the config
+            tr["template"] = _path(base_dir, tr["template"])
+            if not os.path.isfile(tr["template"]):
+                problems.append(f"train.template: {tr['template']} is neither a shipped "
+                                f"template {list(shipped)} nor a file")
     if tr["init_models"] and len(tr["init_models"]) != tr["models"]:
         problems.append(f"train.init_models lists {len(tr['init_models'])} files for "
                         f"train.models = {tr['models']}")

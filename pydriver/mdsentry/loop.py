@@ -207,13 +207,23 @@ def stage_first_train(ctx, state):
             n_models=tr["models"], steps=tr["steps"], template=tr["template"],
             type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress, jobs=tr["jobs"])
         return {"version": 0, "models": res.models, "checkpoints": res.checkpoints,
-                "rmse": _mean_rmse(res.rmse)}
+                "rmse": _mean_rmse(res.rmse), "template": template_id(tr["template"])}
 
     state["committee"] = on_root(ctx.comm, work)
     if state["committee"]["rmse"]:
         state["history"].append({"iteration": -1, "model": 0, "n_train": None,
                                  "rmse": state["committee"]["rmse"], "accepted": True})
     return "explore"
+
+
+def template_id(template):
+    """A shipped template's name, or a user's input file by its content (it may be edited)."""
+    if os.path.isfile(template):
+        import hashlib
+
+        with open(template, "rb") as fh:
+            return "sha1:" + hashlib.sha1(fh.read()).hexdigest()
+    return template
 
 
 def _mean_rmse(rmses):
@@ -376,7 +386,11 @@ def stage_train(ctx, state):
     def work():
         train, valid = labelled_sets(ctx.store)
         warm = tr["warm_start"] and old.get("checkpoints")
-        steps = tr["warm_steps"] or tr["steps"]
+        if warm and old.get("template", template_id(tr["template"])) != template_id(tr["template"]):
+            ctx.say(f"train.template changed since committee v{old['version']}: "
+                    f"its checkpoints cannot start the new network")
+            warm = False
+        steps = (tr["warm_steps"] or tr["steps"]) if warm else tr["steps"]
         ctx.say(f"training {tr['models']} {tr['backend']} models on {len(train)} frames "
                 f"({len(valid)} held out), {'warm-started' if warm else 'from scratch'}, "
                 f"{steps} steps")
@@ -387,6 +401,7 @@ def stage_train(ctx, state):
             type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress, jobs=tr["jobs"])
         return {"version": old["version"] + 1, "models": res.models,
                 "checkpoints": res.checkpoints, "rmse": _mean_rmse(res.rmse),
+                "template": template_id(tr["template"]),
                 "n_train": len(train), "n_valid": len(valid)}
 
     state["trained"] = on_root(ctx.comm, work)
@@ -421,7 +436,8 @@ def stage_validate(ctx, state):
     if accepted:
         ctx.say(f"new committee v{new['version']} accepted: held-out {fmt(new['rmse'])} "
                 f"(previous {fmt(old_rmse)})")
-        state["committee"] = {k2: new[k2] for k2 in ("version", "models", "checkpoints", "rmse")}
+        state["committee"] = {k2: new[k2] for k2 in ("version", "models", "checkpoints", "rmse",
+                                                      "template")}
     else:
         ctx.say(f"new committee REJECTED, keeping v{old['version']}: held-out "
                 f"{fmt(new['rmse'])} is worse than {fmt(old_rmse)}")
@@ -533,6 +549,38 @@ STAGES = {"import": stage_import, "bootstrap": stage_bootstrap, "first_train": s
           "next": stage_next}
 
 
+# ---------------------------------------------------------------- extend
+def extendable(cfg, state):
+    """A run that stopped on a budget the config now raises goes on; a converged one stays."""
+    reason = state.get("done") or ""
+    if reason.startswith("iteration budget"):
+        return state["iteration"] + 1 < cfg["loop"]["max_iterations"] and \
+            state["labels_used"] < cfg["loop"]["max_labels"]
+    if reason.startswith("label budget"):
+        return state["labels_used"] < cfg["loop"]["max_labels"] and \
+            state["iteration"] + 1 < cfg["loop"]["max_iterations"]
+    return False
+
+
+def reopen(ctx, state):
+    """Back to the last exploration's candidates (still in the store), at "select"."""
+    k = state["iteration"]
+    row = state["history"].pop()
+    if row.get("iteration") != k or "walkers" not in row:
+        raise StageError(f"{ctx.cfg['workdir']}: the last history row is not iteration {k}'s "
+                         f"exploration; cannot extend this run")
+    t = store.table(ctx.store)
+    ids = np.flatnonzero((t["source"] == "md") & (t["iteration"] == k))
+    ctx.say(f"extending {ctx.cfg['workdir']} (it stopped on: {state['done']}): "
+            f"iteration {k}'s {len(ids)} candidates go to selection; budgets now "
+            f"{ctx.cfg['loop']['max_iterations']} iterations, {ctx.cfg['loop']['max_labels']} "
+            f"oracle calls")
+    state["current"] = {"row": row, "candidate_ids": [int(i) for i in ids]}
+    state["done"] = None
+    state["stage"] = "select"
+    save_state(ctx.cfg["workdir"], state)
+
+
 # ------------------------------------------------------------------- run
 def run(config, comm=None, progress=True, stop_after=None, out=None):
     """Run (or resume) the loop of ``config`` (a path or a validated dict); collective.
@@ -567,6 +615,12 @@ def run(config, comm=None, progress=True, stop_after=None, out=None):
         elif state["stage"] != "done":
             ctx.say(f"resuming {cfg['workdir']} at iteration {state['iteration']}, "
                     f"stage {state['stage']}")
+        elif extendable(cfg, state):
+            reopen(ctx, state)
+        if len(state["starts"]) != n_walkers:
+            raise StageError(f"{cfg['workdir']} was run with {len(state['starts'])} walkers; "
+                             f"explore.temperatures now has {n_walkers}: start a new workdir "
+                             f"(data.initial can import its store)")
         with open(os.path.join(cfg["workdir"], "config.json"), "w") as fh:
             json.dump(cfg, fh, indent=1)
         return state
