@@ -74,6 +74,28 @@ def test_warm_start_reduces_force_rmse(tmp_path):
     assert after < 0.9 * before
 
 
+def test_which_checkpoint_can_warm_start_which_network(tmp_path):
+    import json
+
+    from mdsentry.train.deepmd import make_input, warm_compatible
+
+    ckpt = os.path.join(DATA, "deepmd", "cu_1.ckpt.pt")
+    assert warm_compatible(ckpt, "se_e2_a", ["Cu"]) == ""
+    assert warm_compatible(ckpt, "dpa1", ["Cu"]) == \
+        "descriptor.type = se_e2_a in the checkpoint, dpa1 in the template"
+    assert warm_compatible(ckpt, "se_e2_a", ["Li", "Cu"]) == "type_map ['Cu'] is not ['Li', 'Cu']"
+    wider = make_input("se_e2_a", ["Cu"], [], [], 1, 1)
+    wider["model"]["fitting_net"]["neuron"] = [128, 128, 128]
+    (tmp_path / "wide.json").write_text(json.dumps(wider))
+    assert "fitting_net.neuron = [64, 64] in the checkpoint, [128, 128, 128]" in \
+        warm_compatible(ckpt, str(tmp_path / "wide.json"), ["Cu"])
+    # seeds, steps and the learning rate do not matter
+    wider["model"]["fitting_net"]["neuron"] = [64, 64]
+    wider["learning_rate"]["start_lr"] = 0.1
+    (tmp_path / "same.json").write_text(json.dumps(wider))
+    assert warm_compatible(ckpt, str(tmp_path / "same.json"), ["Cu"]) == ""
+
+
 def test_cli_trains_from_a_store(tmp_path, capsys):
     """mdsentry train --data store.h5: the labelled frames of the HDF5 store."""
     from mdsentry import store

@@ -207,23 +207,13 @@ def stage_first_train(ctx, state):
             n_models=tr["models"], steps=tr["steps"], template=tr["template"],
             type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress, jobs=tr["jobs"])
         return {"version": 0, "models": res.models, "checkpoints": res.checkpoints,
-                "rmse": _mean_rmse(res.rmse), "template": template_id(tr["template"])}
+                "rmse": _mean_rmse(res.rmse)}
 
     state["committee"] = on_root(ctx.comm, work)
     if state["committee"]["rmse"]:
         state["history"].append({"iteration": -1, "model": 0, "n_train": None,
                                  "rmse": state["committee"]["rmse"], "accepted": True})
     return "explore"
-
-
-def template_id(template):
-    """A shipped template's name, or a user's input file by its content (it may be edited)."""
-    if os.path.isfile(template):
-        import hashlib
-
-        with open(template, "rb") as fh:
-            return "sha1:" + hashlib.sha1(fh.read()).hexdigest()
-    return template
 
 
 def _mean_rmse(rmses):
@@ -385,23 +375,26 @@ def stage_train(ctx, state):
 
     def work():
         train, valid = labelled_sets(ctx.store)
+        backend = get_backend(tr["backend"])
         warm = tr["warm_start"] and old.get("checkpoints")
-        if warm and old.get("template", template_id(tr["template"])) != template_id(tr["template"]):
-            ctx.say(f"train.template changed since committee v{old['version']}: "
-                    f"its checkpoints cannot start the new network")
-            warm = False
+        if warm and hasattr(backend, "warm_compatible"):
+            why = backend.warm_compatible(old["checkpoints"][0], tr["template"],
+                                          cfg["system"]["elements"])
+            if why:
+                ctx.say(f"committee v{old['version']} cannot warm-start train.template "
+                        f"({why}): training from scratch")
+                warm = False
         steps = (tr["warm_steps"] or tr["steps"]) if warm else tr["steps"]
         ctx.say(f"training {tr['models']} {tr['backend']} models on {len(train)} frames "
                 f"({len(valid)} held out), {'warm-started' if warm else 'from scratch'}, "
                 f"{steps} steps")
-        res = get_backend(tr["backend"]).train_committee(
+        res = backend.train_committee(
             train, valid, os.path.join(ctx.iterdir(k), "train"), n_models=tr["models"],
             steps=steps, template=tr["template"], init_models=old["checkpoints"] if warm else None,
             seeds=[1000 + 17 * m + 7919 * (k + 1) for m in range(tr["models"])],
             type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress, jobs=tr["jobs"])
         return {"version": old["version"] + 1, "models": res.models,
                 "checkpoints": res.checkpoints, "rmse": _mean_rmse(res.rmse),
-                "template": template_id(tr["template"]),
                 "n_train": len(train), "n_valid": len(valid)}
 
     state["trained"] = on_root(ctx.comm, work)
@@ -436,8 +429,7 @@ def stage_validate(ctx, state):
     if accepted:
         ctx.say(f"new committee v{new['version']} accepted: held-out {fmt(new['rmse'])} "
                 f"(previous {fmt(old_rmse)})")
-        state["committee"] = {k2: new[k2] for k2 in ("version", "models", "checkpoints", "rmse",
-                                                      "template")}
+        state["committee"] = {k2: new[k2] for k2 in ("version", "models", "checkpoints", "rmse")}
     else:
         ctx.say(f"new committee REJECTED, keeping v{old['version']}: held-out "
                 f"{fmt(new['rmse'])} is worse than {fmt(old_rmse)}")

@@ -104,6 +104,29 @@ def checkpoint_descriptor(path) -> dict:
     return state["model"]["_extra_state"]["model_params"]["descriptor"]
 
 
+# network shape: a checkpoint can warm-start an input only if all of these agree
+_SHAPE = {"descriptor": ("type", "rcut", "rcut_smth", "neuron", "axis_neuron", "resnet_dt",
+                         "type_one_side", "attn", "attn_layer", "tebd_dim", "activation_function"),
+          "fitting_net": ("neuron", "resnet_dt", "activation_function")}
+
+
+def warm_compatible(checkpoint, template, type_map) -> str:
+    """Why ``checkpoint`` cannot warm-start a network from ``template`` ("" if it can)."""
+    import torch
+
+    state = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
+    params = state["model"]["_extra_state"]["model_params"]
+    want = make_input(template, type_map, [], [], 1, 1)["model"]
+    if list(params.get("type_map", type_map)) != list(type_map):
+        return f"type_map {params.get('type_map')} is not {list(type_map)}"
+    for part, keys in _SHAPE.items():
+        for key in keys:
+            if key in want[part] and params[part].get(key) != want[part][key]:
+                return (f"{part}.{key} = {params[part].get(key)} in the checkpoint, "
+                        f"{want[part][key]} in the template")
+    return ""
+
+
 def _descriptor_sel(descriptor, sel):
     # se_e2_a takes one budget per type; attention descriptors (dpa1) one in all
     return sel if descriptor["type"] in ("se_e2_a", "se_a") else int(sum(sel))
