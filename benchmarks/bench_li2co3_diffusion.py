@@ -9,6 +9,8 @@ Same structure (inputs/li2co3_amorphous), same NVT protocol, same analysis
     # the same short protocol, and a long one
     python benchmarks/bench_li2co3_diffusion.py model RUN_DIR --temperatures ... --steps 1500
     python benchmarks/bench_li2co3_diffusion.py model RUN_DIR --temperatures ... --steps 30000 --tag long
+    # or the tutorial's production trajectories (mdsentry md --out DIR), dumped every 25 steps:
+    python benchmarks/bench_li2co3_diffusion.py production RUN_DIR DIR --dt 0.025
     python benchmarks/bench_li2co3_diffusion.py compare            # the table and a plot
 
 Each MD writes an npz of unwrapped Li positions under benchmarks/results/li2co3/ (not
@@ -52,13 +54,13 @@ def _md(lmp, atoms, temperature, steps, seed):
     return frames, seconds / (steps // DUMP_EVERY * DUMP_EVERY)
 
 
-def _save(tag, temperature, frames, per_step, meta):
+def _save(tag, temperature, frames, per_step, meta, dt=TIMESTEP * DUMP_EVERY):
     from mdsentry.analysis.diffusion import unwrap
 
     os.makedirs(RESULTS, exist_ok=True)
     path = os.path.join(RESULTS, f"{tag}_T{temperature:g}.npz")
     np.savez(path, positions=unwrap(frames), symbols=np.array(frames[0].get_chemical_symbols()),
-             dt=TIMESTEP * DUMP_EVERY, per_step=per_step,
+             dt=dt, per_step=per_step,
              temperature=temperature, meta=json.dumps(meta))
     print(f"{tag} {temperature:g} K: {len(frames)} frames, {per_step * 1000:.2f} ms/step -> {path}",
           flush=True)
@@ -117,6 +119,29 @@ def cmd_model(args):
         lmp.close()
         _save(args.tag, temperature, frames, per_step,
               {"force_field": f"DeePMD committee v{version}", "trusted_share": trusted[0] / trusted[1]})
+
+
+def cmd_production(args):
+    """The trajectories of `mdsentry md` (tutorial's production) into the comparison."""
+    from mdsentry.analysis.trajectory import read_trajectory
+    from mdsentry.production import committee_of
+
+    _, _, version = committee_of(args.run_dir)
+    for tdir in sorted(glob.glob(os.path.join(args.production, "T*"))):
+        temperature = float(os.path.basename(tdir)[1:])
+        frames = read_trajectory(os.path.join(tdir, "traj.dump"), ELEMENTS)
+        log = os.path.join(tdir, "log.lammps")
+        per_step = _loop_seconds_per_step(log) if os.path.exists(log) else float("nan")
+        _save(args.tag, temperature, frames, per_step,
+              {"force_field": f"DeePMD committee v{version}", "source": tdir}, dt=args.dt)
+
+
+def _loop_seconds_per_step(log):
+    """Wall time per step of the last `run` in a LAMMPS log ("Loop time of X ... for N steps")."""
+    import re
+
+    found = re.findall(r"Loop time of ([0-9.eE+-]+) on \d+ procs for (\d+) steps", open(log).read())
+    return float(found[-1][0]) / int(found[-1][1]) if found else float("nan")
 
 
 def cmd_compare(args):
@@ -179,6 +204,12 @@ def main():
     q.add_argument("--steps", type=int, default=1500)
     q.add_argument("--tag", default="model")
     q.set_defaults(func=cmd_model)
+    q = sub.add_parser("production", help="import `mdsentry md` trajectories (T*/traj.dump)")
+    q.add_argument("run_dir")
+    q.add_argument("production", help="the --out directory of mdsentry md")
+    q.add_argument("--dt", type=float, required=True, help="ps between dumped frames")
+    q.add_argument("--tag", default="production")
+    q.set_defaults(func=cmd_production)
     q = sub.add_parser("compare")
     q.add_argument("--blocks", type=int, default=3)
     q.set_defaults(func=cmd_compare)

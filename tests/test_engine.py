@@ -44,3 +44,17 @@ def test_decomposition_does_not_change_the_walk(walkers):
     assert two_ranks["halt_step"] == one_rank["halt_step"]
     assert two_ranks["final"][1:7] == one_rank["final"][1:7]
     assert [c[:2] for c in two_ranks["candidates"]] == [c[:2] for c in one_rank["candidates"]]
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_chunks_after_a_restart_file_walk_on(tmp_path, ranks):
+    """write_restart moves atoms and ghosts between chunks: the next chunk must not
+    reuse the old neighbor lists (it did: wrong forces, or deepmd's index error)."""
+    import numpy as np
+
+    run_mpi(ranks, [sys.executable, worker("engine_restart_chunks.py"), "--dir", str(tmp_path)])
+    res = json.load(open(tmp_path / "result.json"))
+    plain, written = res["False"], res["True"]
+    assert np.allclose(plain["x"], written["x"], rtol=0, atol=1e-8)
+    assert np.allclose(plain["v"], written["v"], rtol=0, atol=1e-8)
+    assert abs(plain["pe"] - written["pe"]) < 1e-9

@@ -131,6 +131,9 @@ class Walker:
         under a temporary name and renamed, so ``path`` is always complete."""
         tmp = f"{path}.part"
         self.lmp.command(f"write_restart {tmp}")
+        # it re-wraps atoms and rebuilds ghosts but not the neighbor lists: the next
+        # run needs its setup (with `pre no` forces came from stale lists, or atoms were lost)
+        self._initialised = False
         self.comm.Barrier()
         if self.comm.Get_rank() == 0:
             os.replace(tmp, path)

@@ -496,8 +496,10 @@ def stage_swap(ctx, state):
             seconds = w.swap(style, coeffs)
             after = w.gather("x", 3), w.gather("v", 3), w.gather("image", 3), w.step()
             # the swap's re-neighboring may wrap atoms back into the box: compare unwrapped
-            box = np.diag(np.array(w.lmp.extract_box()[1]) - np.array(w.lmp.extract_box()[0]))
-            unwrap = [x + img @ box for x, img in ((before[0], before[2]), (after[0], after[2]))]
+            from mdsentry.ase_lammps import lammps_cell
+
+            cell = lammps_cell(w.lmp)[1]  # rows a, b, c: triclinic boxes too
+            unwrap = [x + img @ cell for x, img in ((before[0], before[2]), (after[0], after[2]))]
             exact["x"] = bool(np.allclose(unwrap[0], unwrap[1], rtol=0, atol=1e-9))
             exact["x_bitwise_unwrapped_atoms"] = bool(np.array_equal(
                 before[0][~np.any(before[2] != after[2], axis=1)],
