@@ -17,6 +17,24 @@ from mdsentry.analysis import arrhenius, diffusion, parity, rdf
 MDSENTRY = os.path.join(BIN, "mdsentry")
 
 
+def test_first_shell_of_a_sharp_carbonate_peak():
+    """C-O in Li2CO3: three O per C. A peak a few bins wide, noisy inside (the first
+    shell once ended inside the peak: CN 1.3 in the tutorial's glass)."""
+    from mdsentry.build import bulk
+
+    rng = np.random.default_rng(3)
+    for sigma, nbins in ((0.0, 300), (0.02, 400), (0.05, 400)):  # noisy, narrow bins
+        frames = []
+        for _ in range(4):
+            a = bulk("Li2CO3").repeat((2, 2, 2))
+            a.positions += rng.normal(0, sigma, a.positions.shape)
+            frames.append(a)
+        r, g, cn = rdf.rdf(frames, rmax=4.0, nbins=nbins, pairs=[("C", "O")])
+        peak, minimum, n = rdf.first_shell(r, g["C-O"], cn["C-O"])
+        assert 1.25 < peak < 1.32 and 1.5 < minimum < 3.0
+        assert n == pytest.approx(3.0)
+
+
 def test_rdf_of_fcc():
     a = 3.61
     atoms = bulk("Cu", "fcc", a=a, cubic=True).repeat(3)

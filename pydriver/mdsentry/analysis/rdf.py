@@ -44,18 +44,31 @@ def rdf(frames, rmax=6.0, nbins=300, pairs=None):
     return r, g, cn
 
 
-def first_shell(r, g, cn, smooth=5):
+def first_shell(r, g, cn, smooth=5, prominence=0.1):
     """(peak position, first minimum after it, coordination number at that minimum).
 
-    The minimum is where the (moving-average smoothed) g stops decreasing after
-    its highest peak; a flat zero stretch, as in a crystal, is walked through.
+    The minimum is the lowest point of the (moving-average smoothed) g between its
+    highest peak (once fallen to half height) and the next peak that stands out by
+    ``prominence`` x its height: noise inside a sharp peak (C-O in a carbonate) is
+    not a minimum.  Where g is
+    flat there (zero, as in a crystal) the middle of the flat stretch is taken.
     """
+    from scipy.signal import find_peaks
+
+    g = np.asarray(g, dtype=float)
     gs = np.convolve(g, np.ones(smooth) / smooth, mode="same") if smooth > 1 else g
-    k = int(np.argmax(g))
-    m = k
-    while m + 1 < len(gs) and gs[m + 1] <= gs[m]:
-        m += 1
-    return float(r[k]), float(r[m]), float(cn[m])
+    k = int(np.argmax(gs))
+    # search from where the peak has fallen to half its height: its own split tops
+    # (a crystal's near-equal distances) are not the next shell
+    below = np.flatnonzero(gs[k:] < 0.5 * gs[k])
+    j = k + int(below[0]) if len(below) else k
+    peaks, _ = find_peaks(np.concatenate([gs, [0.0]]), prominence=prominence * gs[k])
+    later = peaks[peaks > j]
+    end = int(later[0]) if len(later) else len(gs) - 1
+    segment = gs[j:end + 1]
+    lowest = np.flatnonzero(segment <= segment.min() + 1e-12 * max(1.0, gs[k]))
+    m = j + int(lowest[len(lowest) // 2])
+    return float(r[int(np.argmax(g))]), float(r[m]), float(cn[m])
 
 
 def plot(r, g, cn, path):
