@@ -35,6 +35,18 @@ def test_first_shell_of_a_sharp_carbonate_peak():
         assert n == pytest.approx(3.0)
 
 
+def test_first_shell_of_a_weak_liquid_peak():
+    """Li-Li in the glass: a first peak of 1.4 whose minimum (0.9) is above half of
+    it, and a range that ends on the next peak's tail: the minimum is between them."""
+    r = np.arange(0.01, 6.0, 0.02)
+    g = np.where(r < 2.4, 0.0, 1 + 0.45 * np.exp(-(r - 3.1) / 2.5) * np.cos(2 * np.pi * (r - 3.1) / 2.2))
+    g[r < 2.4] = 0.0
+    g *= 1 - np.exp(-np.clip(r - 2.4, 0, None) / 0.15)  # a soft rise at contact
+    cn = np.cumsum(g * r ** 2)
+    peak, minimum, n = rdf.first_shell(r, g, cn)
+    assert abs(peak - 3.1) < 0.15 and abs(minimum - 4.2) < 0.15 and n == cn[np.argmin(abs(r - minimum))]
+
+
 def test_rdf_of_fcc():
     a = 3.61
     atoms = bulk("Cu", "fcc", a=a, cubic=True).repeat(3)

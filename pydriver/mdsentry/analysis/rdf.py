@@ -50,19 +50,23 @@ def first_shell(r, g, cn, smooth=5, prominence=0.1):
     The minimum is the lowest point of the (moving-average smoothed) g between its
     highest peak (once fallen to half height) and the next peak that stands out by
     ``prominence`` x its height: noise inside a sharp peak (C-O in a carbonate) is
-    not a minimum.  Where g is
-    flat there (zero, as in a crystal) the middle of the flat stretch is taken.
+    not a minimum, nor is the end of the range.  Where g is flat there (zero, as in
+    a crystal) the middle of the flat stretch is taken.
     """
     from scipy.signal import find_peaks
 
     g = np.asarray(g, dtype=float)
-    gs = np.convolve(g, np.ones(smooth) / smooth, mode="same") if smooth > 1 else g
+    if smooth > 1:  # a moving average over the bins there are (no zero-padded edges)
+        box = np.ones(smooth)
+        gs = np.convolve(g, box, mode="same") / np.convolve(np.ones_like(g), box, mode="same")
+    else:
+        gs = g
     k = int(np.argmax(gs))
     # search from where the peak has fallen to half its height: its own split tops
     # (a crystal's near-equal distances) are not the next shell
     below = np.flatnonzero(gs[k:] < 0.5 * gs[k])
     j = k + int(below[0]) if len(below) else k
-    peaks, _ = find_peaks(np.concatenate([gs, [0.0]]), prominence=prominence * gs[k])
+    peaks, _ = find_peaks(gs, prominence=prominence * gs[k])
     later = peaks[peaks > j]
     end = int(later[0]) if len(later) else len(gs) - 1
     segment = gs[j:end + 1]
