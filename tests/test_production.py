@@ -47,6 +47,13 @@ def test_md_at_two_temperatures_on_two_ranks_then_analyze(tmp_path):
     cn = float(next(x for x in proc.stdout.splitlines() if x.startswith("Cu-Cu")).split()[-1])
     assert 11.0 < cn < 13.0  # fcc at 300 K keeps its 12 neighbours
     assert np.isfinite(cn)
+    # --elements given anyway: the element column wins (it once failed: "atom type 29")
+    again = subprocess.run([MDSENTRY, "analyze", "rdf", str(out / "T300" / "traj.dump"),
+                            "--elements", "Cu", "--rmax", "4", "--out", str(tmp_path / "b")],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert next(x for x in again.stdout.splitlines() if x.startswith("Cu-Cu")).split()[-1] == \
+        f"{cn:.3f}"
     # --halt: a committee trusted to 1200 K, a threshold it cannot keep at 3000 K
     proc = run_mpi(1, [MDSENTRY, "md", path, "--temperatures", "3000", "--steps", "400",
                        "--equilibrate", "100", "--dump-every", "20", "--halt",

@@ -7,7 +7,8 @@ def read_trajectory(path, elements=None, index=":"):
     """Frames of a trajectory as ASE Atoms.
 
     LAMMPS text dumps (``*.dump``, ``*.lammpstrj``) carry atom types: ``elements``
-    names them in type order (a dump with an ``element`` column needs nothing).
+    names them in type order (a dump with an ``element`` column needs nothing, and
+    ``elements`` is then not used).
     """
     from ase.data import atomic_numbers
     from ase.io import read
@@ -16,7 +17,7 @@ def read_trajectory(path, elements=None, index=":"):
     if lower.endswith((".dump", ".lammpstrj")) or ".dump." in lower:
         frames = read(path, index=index, format="lammps-dump-text", parallel=False)
         frames = frames if isinstance(frames, list) else [frames]
-        if elements:
+        if elements and not _has_element_column(path):
             z = np.array([0] + [atomic_numbers[e] for e in elements])
             for atoms in frames:
                 types = atoms.numbers  # ASE stores the LAMMPS type when there is no element
@@ -27,6 +28,14 @@ def read_trajectory(path, elements=None, index=":"):
         return frames
     frames = read(path, index=index, parallel=False)
     return frames if isinstance(frames, list) else [frames]
+
+
+def _has_element_column(path):
+    with open(path) as fh:
+        for line in fh:
+            if line.startswith("ITEM: ATOMS"):
+                return "element" in line.split()[2:]
+    return False
 
 
 def write_table(path, columns, header=""):
