@@ -259,8 +259,7 @@ def stage_explore(ctx, state):
         results = [g for g in gathered if g is not None]
         results.sort(key=lambda r: r[1]["walker"])
         stats = [s for _, s in results]
-        t = store.table(ctx.store)
-        existing = np.flatnonzero((t["source"] == "md") & (t["iteration"] == k))
+        existing = explored_ids(ctx.store, k)
         if len(existing):  # appended before a kill: the redone exploration is not stored twice
             ids = existing
         else:
@@ -300,6 +299,12 @@ def stage_explore(ctx, state):
     if state["labels_used"] >= cfg["loop"]["max_labels"]:
         return _finish(ctx, state, f"label budget spent ({state['labels_used']} oracle calls)")
     return "select"
+
+
+def explored_ids(path, k):
+    """Store ids of the frames iteration k's exploration flagged."""
+    t = store.table(path)
+    return np.flatnonzero((t["source"] == "md") & (t["iteration"] == k))
 
 
 def _collective(ctx, fn):
@@ -547,13 +552,9 @@ STAGES = {"import": stage_import, "bootstrap": stage_bootstrap, "first_train": s
 def extendable(cfg, state):
     """A run that stopped on a budget the config now raises goes on; a converged one stays."""
     reason = state.get("done") or ""
-    if reason.startswith("iteration budget"):
-        return state["iteration"] + 1 < cfg["loop"]["max_iterations"] and \
-            state["labels_used"] < cfg["loop"]["max_labels"]
-    if reason.startswith("label budget"):
-        return state["labels_used"] < cfg["loop"]["max_labels"] and \
-            state["iteration"] + 1 < cfg["loop"]["max_iterations"]
-    return False
+    return reason.startswith(("iteration budget", "label budget")) and \
+        state["iteration"] + 1 < cfg["loop"]["max_iterations"] and \
+        state["labels_used"] < cfg["loop"]["max_labels"]
 
 
 def reopen(ctx, state):
@@ -563,8 +564,7 @@ def reopen(ctx, state):
     if row.get("iteration") != k or "walkers" not in row:
         raise StageError(f"{ctx.cfg['workdir']}: the last history row is not iteration {k}'s "
                          f"exploration; cannot extend this run")
-    t = store.table(ctx.store)
-    ids = np.flatnonzero((t["source"] == "md") & (t["iteration"] == k))
+    ids = explored_ids(ctx.store, k)
     ctx.say(f"extending {ctx.cfg['workdir']} (it stopped on: {state['done']}): "
             f"iteration {k}'s {len(ids)} candidates go to selection; budgets now "
             f"{ctx.cfg['loop']['max_iterations']} iterations, {ctx.cfg['loop']['max_labels']} "

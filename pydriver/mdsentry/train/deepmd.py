@@ -96,12 +96,18 @@ def neighbor_sel(frames, type_map, rcut, margin=1.5) -> list:
     return [int(4 * np.ceil(max(1, m) * margin / 4)) for m in most]
 
 
-def checkpoint_descriptor(path) -> dict:
-    """The descriptor parameters a deepmd (PyTorch) checkpoint was trained with."""
+def checkpoint_params(path) -> dict:
+    """The model parameters (type_map, descriptor, fitting_net, ...) a deepmd (PyTorch)
+    checkpoint was trained with."""
     import torch
 
     state = torch.load(str(path), map_location="cpu", weights_only=False)
-    return state["model"]["_extra_state"]["model_params"]["descriptor"]
+    return state["model"]["_extra_state"]["model_params"]
+
+
+def checkpoint_descriptor(path) -> dict:
+    """The descriptor parameters a deepmd (PyTorch) checkpoint was trained with."""
+    return checkpoint_params(path)["descriptor"]
 
 
 # network shape: a checkpoint can warm-start an input only if all of these agree
@@ -112,10 +118,7 @@ _SHAPE = {"descriptor": ("type", "rcut", "rcut_smth", "neuron", "axis_neuron", "
 
 def warm_compatible(checkpoint, template, type_map) -> str:
     """Why ``checkpoint`` cannot warm-start a network from ``template`` ("" if it can)."""
-    import torch
-
-    state = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
-    params = state["model"]["_extra_state"]["model_params"]
+    params = checkpoint_params(checkpoint)
     want = make_input(template, type_map, [], [], 1, 1)["model"]
     if list(params.get("type_map", type_map)) != list(type_map):
         return f"type_map {params.get('type_map')} is not {list(type_map)}"
