@@ -52,3 +52,52 @@ def test_nothing_already_in_the_training_set():
 def test_score_decides_the_first_pick():
     cands = family("fcc", 4, 0)
     assert select(cands, budget=1, score=[0.1, 0.9, 0.3, 0.2]) == [1]
+
+
+def test_memory_grows_linearly_with_the_frames():
+    """300 candidates x 300 training frames of LiF: the old candidates x training x D array
+    alone was 300 * 300 * 160 * 8 B = 115 MB; the blocked nearest distance stays small."""
+    import tracemalloc
+
+    base = bulk("LiF", "rocksalt", a=4.03).repeat((2, 2, 2))
+    frames = []
+    for k in range(600):
+        a = base.copy()
+        a.rattle(0.05, seed=k)
+        a.info["id"] = k
+        frames.append(a)
+    tracemalloc.start()
+    picks = select(frames[:300], training=frames[300:], budget=5, min_distance=0.0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(picks) == 5 and peak < 30e6, peak
+
+
+def test_blocked_nearest_distance_equals_the_full_one():
+    from mdsentry.select import nearest_distance
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(57, 9)), rng.normal(size=(23, 9))
+    full = np.min(np.linalg.norm(a[:, None] - b[None], axis=2), axis=1)
+    assert np.allclose(nearest_distance(a, b, block=50), full)  # two rows per block
+    assert np.allclose(nearest_distance(a, b), full)
+
+
+def test_training_descriptors_are_computed_once(tmp_path, monkeypatch):
+    import mdsentry.select as sel
+
+    train = family("fcc", 6, 0)
+    for k, a in enumerate(train):
+        a.info["id"] = k
+    cands = family("hot", 4, 50)
+    cache = str(tmp_path / "descriptors.npz")
+    first = select(cands, training=train[:4], budget=2, cache=cache)
+    calls = []
+    real = sel.descriptor
+    monkeypatch.setattr(sel, "descriptor", lambda a, *args, **kw: calls.append(a) or
+                        real(a, *args, **kw))
+    again = select(cands, training=train, budget=2, cache=cache)
+    # the candidates and the two new training frames; the first four come from the cache
+    assert len(calls) == len(cands) + 2
+    assert first == select(cands, training=train[:4], budget=2, cache=cache)
+    assert again == select(cands, training=train, budget=2)

@@ -24,7 +24,8 @@ def cmd_demo(args):
 
     config = os.path.join(_repo_inputs(), "lif_demo", "run.toml")
     cfg = load(config)
-    cfg["workdir"] = os.path.abspath(args.outdir or os.path.join("runs", "lif_demo"))
+    if args.outdir:  # else the config's own workdir: status/export/plot of the config find it
+        cfg["workdir"] = os.path.abspath(args.outdir)
     print(f"mdsentry demo: {config} -> {cfg['workdir']}")
     from mdsentry.loop import run
     from mdsentry.plots import plot_run
@@ -74,13 +75,14 @@ def cmd_doctor(args):
 
 def cmd_train(args):
     """Train a committee on labelled frames and report validation RMSEs."""
-    from mdsentry.frames import read_frames, split
+    from mdsentry.frames import split
+    from mdsentry.store import load_frames
     from mdsentry.train import get_backend
 
     backend = get_backend(args.backend)
-    frames = read_frames(args.data)
+    frames = load_frames(args.data)
     if args.valid:
-        train, valid = frames, read_frames(args.valid)
+        train, valid = frames, load_frames(args.valid)
     else:
         train, valid = split(frames, args.valid_fraction, seed=0)
     print(f"{len(train)} training and {len(valid)} validation frames")
@@ -107,27 +109,15 @@ def _workdir(target):
     raise SystemExit(f"mdsentry: {target} is neither a config file nor a run directory")
 
 
-def _error(comm, exc):
-    """Every rank says what went wrong (no rank is left waiting)."""
-    prefix = f"[rank {comm.Get_rank()}] " if comm.Get_size() > 1 else ""
-    print(f"{prefix}mdsentry: error: {exc}", file=sys.stderr, flush=True)
-
-
 def cmd_run(args):
+    from mdsentry.config import load
+    from mdsentry.loop import run
+
+    cfg = load(args.config)
+    state = run(cfg, progress=not args.no_progress, stop_after=args.stop_after)
     from mpi4py import MPI
 
-    from mdsentry.config import ConfigError, load
-    from mdsentry.loop import run
-    from mdsentry.mpiutil import StageError
-
-    comm = MPI.COMM_WORLD
-    try:
-        cfg = load(args.config)
-        state = run(cfg, comm=comm, progress=not args.no_progress, stop_after=args.stop_after)
-    except (ConfigError, StageError, RuntimeError, OSError, ValueError) as exc:
-        _error(comm, exc)
-        return 2 if isinstance(exc, ConfigError) else 1
-    if comm.Get_rank() == 0 and state["stage"] == "done" and not args.no_plots:
+    if MPI.COMM_WORLD.Get_rank() == 0 and state["stage"] == "done" and not args.no_plots:
         from mdsentry.plots import plot_run
 
         for path in plot_run(cfg["workdir"]):
@@ -140,16 +130,11 @@ def cmd_md(args):
 
     from mdsentry.production import production
 
-    comm = MPI.COMM_WORLD
-    try:
-        results = production(_workdir(args.target), args.temperatures, args.steps,
-                             equilibrate=args.equilibrate, dump_every=args.dump_every,
-                             timestep=args.timestep, structure=args.structure, outdir=args.out,
-                             halt=args.halt)
-    except (RuntimeError, OSError, ValueError) as exc:
-        _error(comm, exc)
-        return 1
-    if comm.Get_rank() == 0:
+    results = production(_workdir(args.target), args.temperatures, args.steps,
+                         equilibrate=args.equilibrate, dump_every=args.dump_every,
+                         timestep=args.timestep, structure=args.structure, outdir=args.out,
+                         halt=args.halt, md_deck=args.deck)
+    if MPI.COMM_WORLD.Get_rank() == 0:
         print(f"{'T (K)':>7s} {'trusted':>8s} {'candidate':>9s} {'above hi':>8s} "
               f"{'median devi':>11s} {'max devi':>9s}  trajectory (frames every dt ps)")
         for r in results:
@@ -159,6 +144,34 @@ def cmd_md(args):
                   + (f"  HALTED at step {r['halted_at']} (deviation >= hi)" if r["halted_at"]
                      is not None else ""))
     return 0
+
+
+# what bad input raises: said in one line, without a traceback
+USER_ERRORS = (OSError, ValueError, KeyError)
+
+
+def report_error(exc):
+    """Say what went wrong, on every rank that has the error, and end the verb.
+
+    ConfigError and StageError are raised by every rank together: each says so and
+    the job exits cleanly.  Any other error under mpirun may be one rank's alone while
+    the others wait in a collective: it ends the whole job (``mpiutil.abort``).
+    """
+    import traceback
+
+    from mdsentry.config import ConfigError
+    from mdsentry.mpiutil import StageError, abort
+
+    if not isinstance(exc, (ConfigError, StageError, *USER_ERRORS)):
+        traceback.print_exception(exc)  # a bug: the traceback says where
+    mpi = sys.modules.get("mpi4py.MPI")
+    size = mpi.COMM_WORLD.Get_size() if mpi is not None and mpi.Is_initialized() else 1
+    if size > 1 and not isinstance(exc, (ConfigError, StageError)):
+        abort(exc)
+    prefix = f"[rank {mpi.COMM_WORLD.Get_rank()}] " if size > 1 else ""
+    message = str(exc) if not isinstance(exc, KeyError) else f"{exc.args[0]!r} not found"
+    print(f"{prefix}mdsentry: error: {message}", file=sys.stderr, flush=True)
+    return 2 if isinstance(exc, ConfigError) else 1
 
 
 def cmd_status(args):
@@ -197,8 +210,15 @@ def cmd_export(args):
     target = args.target
     path = target if target.endswith((".h5", ".hdf5")) else \
         os.path.join(_workdir(target), "frames.h5")
-    out = store.export(path, args.out, fmt=args.format, status=args.status)
-    print(f"wrote {out}")
+    if args.format == "extxyz":
+        out = store.export(path, args.out, status=args.status)
+        print(f"wrote {out}")
+    else:  # a training backend's own format
+        from mdsentry.train import get_backend
+
+        systems = get_backend(args.format).write_data(store.read(path, status=args.status),
+                                                      args.out)
+        print(f"wrote {len(systems)} {args.format} systems in {args.out}")
     return 0
 
 
@@ -248,6 +268,9 @@ def main(argv=None):
     p.add_argument("--out", help="directory (default: RUN/production)")
     p.add_argument("--halt", action="store_true",
                    help="stop a temperature's run at its first check above hi")
+    p.add_argument("--deck", help="file of LAMMPS commands for the ensemble (fixes; ${temp} and "
+                   "${seed} are defined) instead of the default NVT (Nose-Hoover, damping "
+                   "100 steps)")
     p.set_defaults(func=cmd_md)
 
     p = sub.add_parser("status", help="where a run is: stage, store counts, iteration table")
@@ -268,7 +291,8 @@ def main(argv=None):
 
     p = sub.add_parser("demo", help="active learning of LiF with the CHGNet oracle "
                        "(--cu-sentry: committee + sentry on heated Cu only)")
-    p.add_argument("--outdir", help="run directory (default: runs/lif_demo, runs/demo_cu)")
+    p.add_argument("--outdir", help="run directory (default: the workdir of "
+                   "inputs/lif_demo/run.toml, i.e. inputs/lif_demo/runs/lif_demo; runs/demo_cu)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--cu-sentry", action="store_true",
                    help="the plugin-only demo: 4 EAM members, fix sentry halts the heating")
@@ -308,7 +332,12 @@ def main(argv=None):
     p.set_defaults(func=cmd_plugin_path)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every verb ends in a message, never a hang
+        return report_error(exc)
 
 
 if __name__ == "__main__":

@@ -75,8 +75,20 @@ DEFAULTS = {
 _FREE = {"oracle.kwargs"}
 _CHOICES = {("explore", "after_halt"): ("continue", "rewind")}
 _FORBIDDEN_IN_DECK = re.compile(
-    r"^\s*(pair_style|pair_coeff|read_data|read_restart|create_box|run|minimize|clear|"
-    r"fix\s+\S+\s+\S+\s+sentry)\b", re.M)
+    r"^\s*(pair_style|pair_coeff|read_data|read_restart|create_box|run|minimize|clear|units|"
+    r"atom_style|fix\s+\S+\s+\S+\s+sentry)\b", re.M)
+
+
+def deck_problems(text, name):
+    """What a deck of the user's MD commands may not contain: mdsentry writes the system
+    (units metal, atom_style atomic, the structure, the committee, the sentry) and runs."""
+    problems = []
+    for m in _FORBIDDEN_IN_DECK.finditer(text):
+        word = m.group(1).split()[0]
+        why = " (mdsentry runs in units metal with atom_style atomic, the units of the " \
+              "ML potentials it trains)" if word in ("units", "atom_style") else ""
+        problems.append(f"{name}: '{m.group(1)}' is set by mdsentry, not by the deck{why}")
+    return problems
 
 
 class ConfigError(ValueError):
@@ -221,9 +233,7 @@ def _check_contents(cfg, problems):
     """Checks that read the files: deck commands, structure and model elements."""
     with open(cfg["explore"]["deck"]) as fh:
         deck = fh.read()
-    for m in _FORBIDDEN_IN_DECK.finditer(deck):
-        problems.append(f"explore.deck: '{m.group(1)}' is set by mdsentry, not by the deck "
-                        f"({cfg['explore']['deck']})")
+    problems += [f"{p} ({cfg['explore']['deck']})" for p in deck_problems(deck, "explore.deck")]
     from mdsentry.structure import read_structure
 
     try:

@@ -16,12 +16,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-def split_walkers(comm, n_walkers):
-    """(walker index, sub-communicator): contiguous blocks of ranks per walker."""
+def walker_index(comm, n_walkers):
+    """The walker of this rank: contiguous blocks of ranks per walker."""
     size = comm.Get_size()
     if n_walkers < 1 or size % n_walkers:
         raise ValueError(f"{size} MPI ranks cannot be split into {n_walkers} equal walkers")
-    color = comm.Get_rank() // (size // n_walkers)
+    return comm.Get_rank() // (size // n_walkers)
+
+
+def split_walkers(comm, n_walkers):
+    """(walker index, sub-communicator); collective on ``comm``."""
+    color = walker_index(comm, n_walkers)
     return color, comm.Split(color, comm.Get_rank())
 
 
@@ -76,10 +81,16 @@ class Walker:
         return np.array(self.lmp.gather_atoms(name, dtype, count)).reshape(-1, count)
 
     # ----------------------------------------------------------------- MD
-    def run(self, nsteps) -> Chunk:
-        """Advance up to ``nsteps``; stops early at a sentry halt."""
+    def run(self, nsteps, start=None, stop=None) -> Chunk:
+        """Advance up to ``nsteps``; stops early at a sentry halt.
+
+        ``start``/``stop``: the steps of the whole run this chunk belongs to, so that
+        time-dependent fixes (a temperature ramp, ``fix deform``, ``v_`` of ``elapsed``)
+        see one run from ``start`` to ``stop`` instead of restarting every chunk.
+        """
         pre = "no" if self._initialised else "yes"
-        self.lmp.command(f"run {int(nsteps)} pre {pre} post no")
+        window = "" if start is None else f" start {int(start)} stop {int(stop)}"
+        self.lmp.command(f"run {int(nsteps)}{window} pre {pre} post no")
         self._initialised = True
         vec = self.sentry_vector()
         counts = {"trusted": int(vec[1]), "candidate": int(vec[2]), "above": int(vec[5])}

@@ -48,14 +48,11 @@ def read_deepmd_system(path) -> list:
 
 
 def read_frames(path, index=":") -> list:
-    """Frames from a file ASE reads (extxyz, ...), deepmd npy system dir(s), or the
-    labelled frames of an mdsentry store (.h5)."""
+    """Frames from a file ASE reads (extxyz, ...) or deepmd npy system dir(s); an mdsentry
+    store is read by ``store.load_frames``."""
     path = Path(path)
     if path.suffix in (".h5", ".hdf5"):
-        from mdsentry import store
-
-        frames = store.read(str(path), status="labelled")
-        return frames if index == ":" else frames[_slice(index)]
+        raise ValueError(f"{path} is an mdsentry store: read it with mdsentry.store.load_frames")
     if path.is_dir():
         systems = [p.parent for p in sorted(path.rglob("type.raw"))]
         if not systems:
@@ -67,18 +64,17 @@ def read_frames(path, index=":") -> list:
     return frames if isinstance(frames, list) else [frames]
 
 
-def _slice(index):
-    if isinstance(index, int):
-        return slice(index, index + 1)
-    parts = [int(p) if p else None for p in str(index).split(":")]
-    return slice(*parts)
+def held_out(n, fraction, seed=0) -> np.ndarray:
+    """Which of n frames to hold out: a random share ``fraction``, at least one frame held
+    out and one kept when possible (bool per frame)."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_out = min(max(1, int(round(fraction * n))), n - 1) if fraction > 0 else 0
+    mask = np.zeros(n, dtype=bool)
+    mask[order[:n_out]] = True
+    return mask
 
 
 def split(frames, fraction, seed=0) -> tuple:
     """Random (train, held-out) split; at least one frame in each when possible."""
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(frames))
-    n_out = min(max(1, int(round(fraction * len(frames)))), len(frames) - 1) if fraction > 0 else 0
-    held = set(order[:n_out].tolist())
-    return ([f for i, f in enumerate(frames) if i not in held],
-            [f for i, f in enumerate(frames) if i in held])
+    held = held_out(len(frames), fraction, seed)
+    return ([f for f, h in zip(frames, held) if not h], [f for f, h in zip(frames, held) if h])

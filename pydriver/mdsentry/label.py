@@ -24,7 +24,7 @@ from importlib import import_module
 
 import numpy as np
 
-from mdsentry.mpiutil import child_env
+from mdsentry.mpiutil import StageError, child_env, on_root
 
 KNOWN = {
     "emt": "ase.calculators.emt:EMT",
@@ -210,21 +210,6 @@ def label_frames(frames, oracle, workdir, *, timeout=3600.0, retries=1, comm=Non
         return results
 
 
-def _on_root(comm, fn, share=True):
-    """fn() on rank 0; its result on every rank (on rank 0 only if not ``share``),
-    or its error raised on every rank."""
-    result, failure = None, None
-    if comm.Get_rank() == 0:
-        try:
-            result = fn()
-        except Exception as exc:  # noqa: BLE001 - re-raised on every rank below
-            failure = f"{type(exc).__name__}: {exc}"
-    shared, failure = comm.bcast((result if share else None, failure), root=0)
-    if failure:
-        raise RuntimeError(f"labelling failed on rank 0: {failure}")
-    return result if comm.Get_rank() == 0 else shared
-
-
 def label_store(path, oracle, workdir, ids=None, **kwargs):
     """Label the store's unlabelled frames (all, or those among ``ids``); collective.
 
@@ -244,10 +229,10 @@ def label_store(path, oracle, workdir, ids=None, **kwargs):
         return [int(i) for i in (range(len(table["status"])) if ids is None else ids)
                 if table["status"][i] == store.STATUS["unlabelled"]]
 
-    todo = _on_root(comm, pending)
+    todo = on_root(comm, pending)
     if not todo:
         return 0, 0
-    frames = _on_root(comm, lambda: store.read(path, ids=todo), share=False)  # root submits
+    frames = on_root(comm, lambda: store.read(path, ids=todo), share=False)  # root submits
     name = oracle_name(oracle)
     tally = [0, 0]
 
@@ -267,8 +252,8 @@ def label_store(path, oracle, workdir, ids=None, **kwargs):
         failure = f"{type(exc).__name__}: {exc}"
     # an error on one rank (the store, say) must not leave the others waiting
     failures = [f for f in comm.allgather(failure) if f]
-    if failures:
-        raise RuntimeError(f"labelling failed: {failures[0]}")
+    if failures:  # every rank has them: a clean, collective error
+        raise StageError(f"labelling failed: {failures[0]}")
     return tuple(comm.bcast(tuple(tally), root=0))
 
 
@@ -298,7 +283,7 @@ def _main(argv):
                     pass
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which retries
             traceback.print_exc()
-            with open(dst.replace("out", "err").replace(".npz", ".txt"), "w") as fh:
+            with open(os.path.join(workdir, f"err{k:05d}.txt"), "w") as fh:
                 fh.write(f"{type(exc).__name__}: {exc}\n")
             sys.exit(1)
         with open(dst + ".part", "wb") as fh:

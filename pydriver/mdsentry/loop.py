@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mdsentry import store
-from mdsentry.mpiutil import StageError, idle_barrier, on_root
+from mdsentry.mpiutil import StageError, collective, idle_barrier, on_root
 
 STATE_VERSION = 1
 
@@ -87,17 +87,20 @@ def save_state(workdir, state):
 # ----------------------------------------------------------------- stages
 def stage_import(ctx, state):
     """Initial labelled data into the store (once per file)."""
-    from mdsentry.frames import read_frames
-
     def work():
         if not os.path.exists(ctx.store):
             store.create(ctx.store)
         sources = set(store.table(ctx.store)["source"])
-        for k, path in enumerate(ctx.cfg["data"]["initial"]):
-            source = f"import:{os.path.basename(path)}"
-            if source in sources:
+        paths = ctx.cfg["data"]["initial"]
+        names = [os.path.basename(p) for p in paths]
+        for k, path in enumerate(paths):
+            # keyed by the path relative to the run (two files of one name in different
+            # folders are two sources); stores of older versions keyed by the file name
+            source = import_source(path, ctx.cfg["workdir"])
+            legacy = f"import:{names[k]}"
+            if source in sources or (legacy in sources and names.count(names[k]) == 1):
                 continue
-            frames = read_frames(path)
+            frames = store.load_frames(path)
             splits = _splits(len(frames), ctx.cfg["data"]["valid_fraction"], seed=k)
             # one append per file: all or nothing after a kill
             store.append(ctx.store, frames, source=source, split=splits, iteration=-1)
@@ -107,12 +110,22 @@ def stage_import(ctx, state):
     return "bootstrap"
 
 
+def import_source(path, workdir):
+    """The store's source label of an imported file: its path relative to the run,
+    shortened with a hash of the whole to fit the store's 128-byte text field."""
+    rel = os.path.relpath(path, workdir)
+    if len(rel.encode()) <= 100:
+        return f"import:{rel}"
+    import hashlib
+
+    return f"import:...{rel[-80:]}#{hashlib.sha1(rel.encode()).hexdigest()[:10]}"
+
+
 def _splits(n, fraction, seed):
-    """'train'/'valid' per frame: a random share ``fraction`` held out (at least one)."""
-    rng = np.random.default_rng(seed)
-    n_valid = min(max(1, int(round(fraction * n))), n - 1) if fraction > 0 and n > 1 else 0
-    held = set(rng.permutation(n)[:n_valid].tolist())
-    return ["valid" if i in held else "train" for i in range(n)]
+    """'train'/'valid' per frame (``frames.held_out``)."""
+    from mdsentry.frames import held_out
+
+    return ["valid" if h else "train" for h in held_out(n, fraction, seed)]
 
 
 def bootstrap_frames(cfg):
@@ -227,18 +240,14 @@ def _mean_rmse(rmses):
     return out
 
 
-def _ensure_walker(ctx, state, start=None):
-    from mdsentry.explore import start_walkers, walker_dir
+def _ensure_walker(ctx, state):
+    """This rank's walker; after a kill every rank starts its walker from the state's
+    restart files together (a collective on the world)."""
+    from mdsentry.walkers import start_walkers
 
     if ctx.walker is None:
-        if start is None:
-            starts = state["starts"]
-        else:  # rebuild after a kill from the walkers' restart files of that name
-            starts = [os.path.join(walker_dir(ctx.cfg, i), start)
-                      for i in range(len(ctx.cfg["explore"]["temperatures"]))]
-        # a walker that fails to start (bad deck, model) must not leave the others waiting
-        ctx.walker = _collective(ctx, lambda: start_walkers(ctx.cfg, ctx.comm,
-                                                            state["committee"]["models"], starts))
+        ctx.walker = collective(ctx.comm, lambda: start_walkers(
+            ctx.cfg, ctx.comm, state["committee"]["models"], state["starts"]))
     return ctx.walker
 
 
@@ -250,7 +259,7 @@ def stage_explore(ctx, state):
     ctx.say(f"\n== iteration {k}: exploring with committee v{state['committee']['version']} "
             f"({len(ctx.cfg['explore']['temperatures'])} walkers x {ctx.cfg['explore']['steps']} "
             f"steps)")
-    local = _collective(ctx, lambda: explore(walker, ctx.cfg, progress=ctx.progress))
+    local = collective(ctx.comm, lambda: explore(walker, ctx.cfg, progress=ctx.progress))
     sub_root = walker.comm.Get_rank() == 0
     idle_barrier(ctx.comm)
     gathered = ctx.comm.gather(local if sub_root else None, root=0)
@@ -307,13 +316,6 @@ def explored_ids(path, k):
     return np.flatnonzero((t["source"] == "md") & (t["iteration"] == k))
 
 
-def _collective(ctx, fn):
-    """fn() on every rank; any rank's error raised on all ranks."""
-    from mdsentry.mpiutil import all_or_none
-
-    return all_or_none(ctx.comm, fn)
-
-
 def _finish(ctx, state, reason):
     state["history"].append(state["current"]["row"])
     state["current"] = {}
@@ -334,7 +336,8 @@ def stage_select(ctx, state):
         budget = min(cfg["select"]["budget"], cfg["loop"]["max_labels"] - state["labels_used"])
         picked = select(cands, training, budget=budget,
                         min_distance=cfg["select"]["min_distance"],
-                        score=[a.info["max_devi"] for a in cands])
+                        score=[a.info["max_devi"] for a in cands],
+                        cache=os.path.join(cfg["workdir"], "descriptors.npz"))
         chosen = [int(cands[p].info["id"]) for p in picked]
         # every n-th pick is held out, so the test set follows the explored space
         nth = int(round(1 / cfg["data"]["valid_fraction"])) if cfg["data"]["valid_fraction"] else 0
@@ -462,77 +465,27 @@ def _save_parity(path, frames, pred):
 
 
 def stage_swap(ctx, state):
-    """New models into every walker; resume from the halt or rewind to the last trusted state."""
-    from mdsentry.explore import walker_dir
+    """The accepted committee into every walker: hot swap, or rewind of a halted walker
+    (``explore.after_halt = "rewind"``); see ``walkers.install_committee``."""
+    from mdsentry.walkers import install_committee
 
-    cfg, row = ctx.cfg, state["current"]["row"]
-    models = state["committee"]["models"]
-    rewind = cfg["explore"]["after_halt"] == "rewind"
-    wdir = walker_dir(cfg, _walker_index(ctx))
-    halted = any(s["halted"] for s in row["walkers"] if s["walker"] == _walker_index(ctx))
+    row = state["current"]["row"]
+    halted = {s["walker"]: s["halted"] for s in row["walkers"]}
     t0 = time.perf_counter()
-    seconds = 0.0
-    exact = {}
-
-    def work():
-        from mdsentry.explore import make_walker
-        from mdsentry.engine import split_walkers
-
-        nonlocal seconds
-        how = "resumed"
-        if rewind and halted:
-            trusted = os.path.join(wdir, "trusted.restart")
-            start = trusted if os.path.exists(trusted) else state["starts"][_walker_index(ctx)]
-            if ctx.walker is not None:
-                sub = ctx.walker.comm
-                ctx.walker.close()
-            else:
-                _, sub = split_walkers(ctx.comm, len(cfg["explore"]["temperatures"]))
-            ctx.walker = make_walker(cfg, sub, _walker_index(ctx), models, start=start)
-            how = "rewound to step %d" % ctx.walker.step()
-        elif ctx.walker is None:  # after a kill: the state at the end of the exploration
-            _ensure_walker(ctx, state, start="explored.restart")
-        elif row.get("accepted"):
-            from mdsentry.explore import committee_commands
-
-            w = ctx.walker
-            style, coeffs = committee_commands(cfg, models)
-            before = w.gather("x", 3), w.gather("v", 3), w.gather("image", 3), w.step()
-            seconds = w.swap(style, coeffs)
-            after = w.gather("x", 3), w.gather("v", 3), w.gather("image", 3), w.step()
-            # the swap's re-neighboring may wrap atoms back into the box: compare unwrapped
-            from mdsentry.ase_lammps import lammps_cell
-
-            cell = lammps_cell(w.lmp)[1]  # rows a, b, c: triclinic boxes too
-            unwrap = [x + img @ cell for x, img in ((before[0], before[2]), (after[0], after[2]))]
-            exact["x"] = bool(np.allclose(unwrap[0], unwrap[1], rtol=0, atol=1e-9))
-            exact["x_bitwise_unwrapped_atoms"] = bool(np.array_equal(
-                before[0][~np.any(before[2] != after[2], axis=1)],
-                after[0][~np.any(before[2] != after[2], axis=1)]))
-            exact["v"] = bool(np.array_equal(before[1], after[1]))
-            exact["step"] = before[3] == after[3]
-        nxt = os.path.join(wdir, f"iter{state['iteration'] + 1:03d}.restart")
-        ctx.walker.write_restart(nxt)
-        return how, nxt, seconds, exact
-
-    local = _collective(ctx, work)
+    ctx.walker, local = collective(ctx.comm, lambda: install_committee(
+        ctx.cfg, ctx.comm, ctx.walker, state["committee"]["models"], state["starts"], halted,
+        row.get("accepted"), state["iteration"]))
     wall = time.perf_counter() - t0
-    gathered = ctx.comm.allgather((_walker_index(ctx), local) if ctx.walker.comm.Get_rank() == 0
-                                  else None)
-    for entry in gathered:
-        if entry is not None:
-            state["starts"][entry[0]] = entry[1][1]
-    row["swap_seconds"] = max(e[1][2] for e in gathered if e is not None)
-    row["swap_kept"] = {str(e[0]): e[1][3] for e in gathered if e is not None and e[1][3]}
-    hows = sorted({e[1][0] for e in gathered if e is not None})
+    gathered = [g for g in ctx.comm.allgather(
+        (ctx.walker.index, local) if ctx.walker.comm.Get_rank() == 0 else None) if g is not None]
+    for index, (_, restart, _, _) in gathered:
+        state["starts"][index] = restart
+    row["swap_seconds"] = max(seconds for _, (_, _, seconds, _) in gathered)
+    row["swap_kept"] = {str(index): exact for index, (_, _, _, exact) in gathered if exact}
+    hows = sorted({how for _, (how, _, _, _) in gathered})
     ctx.say(f"walkers {', '.join(hows)} with committee v{state['committee']['version']} "
             f"(swap {row['swap_seconds']:.3f} s, stage {wall:.2f} s)")
     return "next"
-
-
-def _walker_index(ctx):
-    n = len(ctx.cfg["explore"]["temperatures"])
-    return ctx.comm.Get_rank() // (ctx.comm.Get_size() // n)
 
 
 def stage_next(ctx, state):

@@ -4,6 +4,7 @@ MPICH's blocking calls busy-wait: ranks idling in a broadcast while rank 0
 trains for minutes would take CPU from it.  These helpers poll with sleeps.
 """
 
+import sys
 import time
 import traceback
 
@@ -22,11 +23,35 @@ def child_env(**extra):
 
 
 class StageError(RuntimeError):
-    """An error raised on one rank, re-raised on every rank."""
+    """An error that every rank raises together (by construction, as in ``on_root``), so
+    the job can end cleanly with an exit code instead of an abort."""
 
 
-def on_root(comm, fn, poll=0.05):
-    """fn() on rank 0; its result (or its error) on every rank."""
+def abort(exc, comm=None):
+    """Say what went wrong on this rank and end the whole MPI job.
+
+    The fail-fast half of the MPI contract: an error that only some ranks see
+    cannot be shared with the others, which may be waiting in a collective (a
+    LAMMPS run on the walker's communicator, a broadcast) that will never
+    complete.  MPI_Abort on COMM_WORLD ends every rank at once, as ``python -m
+    mpi4py`` does for an uncaught exception.  On a single rank the error is
+    simply raised.
+    """
+    from mpi4py import MPI
+
+    world = MPI.COMM_WORLD
+    if world.Get_size() == 1:
+        raise exc
+    print(f"[rank {world.Get_rank()}] mdsentry: error: {exc}\n"
+          f"[rank {world.Get_rank()}] mdsentry: aborting all {world.Get_size()} MPI ranks",
+          file=sys.stderr, flush=True)
+    world.Abort(1)
+
+
+def on_root(comm, fn, share=True, poll=0.05):
+    """fn() on rank 0; its result (on rank 0 only if not ``share``) or its error, as
+    StageError, on every rank.  fn must not run collectives: the other ranks wait here.
+    """
     result, failure = None, None
     if comm.Get_rank() == 0:
         try:
@@ -35,7 +60,7 @@ def on_root(comm, fn, poll=0.05):
             traceback.print_exc()
             failure = f"{type(exc).__name__}: {exc}"
         for r in range(1, comm.Get_size()):
-            comm.send((result, failure), dest=r, tag=_TAG)
+            comm.send((result if share else None, failure), dest=r, tag=_TAG)
     else:
         while not comm.Iprobe(source=0, tag=_TAG):
             time.sleep(poll)
@@ -51,16 +76,14 @@ def idle_barrier(comm, poll=0.05):
         time.sleep(poll)
 
 
-def all_or_none(comm, fn):
-    """fn() on every rank; an error on any rank is raised on all of them."""
-    result, failure = None, None
+def collective(comm, fn):
+    """fn() on every rank of ``comm``, where fn may itself run collectives (a walker's
+    LAMMPS on its sub-communicator, a barrier).  An error raised by fn on some ranks
+    aborts the job (``abort``): the ranks that did not fail may be inside fn's
+    collectives, waiting for the failed ones, and no exchange of the error can
+    reach them."""
     try:
-        result = fn()
-    except Exception as exc:  # noqa: BLE001
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - any error on one rank ends the job
         traceback.print_exc()
-        failure = f"rank {comm.Get_rank()}: {type(exc).__name__}: {exc}"
-    idle_barrier(comm)
-    failures = [f for f in comm.allgather(failure) if f]
-    if failures:
-        raise StageError(failures[0])
-    return result
+        abort(exc, comm)

@@ -15,8 +15,6 @@ import os
 
 import numpy as np
 
-from mdsentry.structure import mass_commands
-
 
 def committee_of(workdir):
     """The accepted committee of a run directory: (models, config)."""
@@ -30,21 +28,27 @@ def committee_of(workdir):
     return state["committee"]["models"], cfg, state["committee"]["version"]
 
 
+def thermostat(temperature, timestep):
+    """The default production ensemble: NVT, Nose-Hoover chain, damping 100 time steps."""
+    return f"fix md all nvt temp {temperature} {temperature} {100 * timestep}"
+
+
 def deck(cfg, models, data, temperature, seed, steps, equilibrate, dump_every, timestep, outdir,
-         halt=False):
-    from mdsentry.explore import committee_commands
+         halt=False, md_commands=None):
+    """The production deck; ``md_commands``: the user's ensemble (fixes, computes; with
+    ``${temp}`` and ``${seed}`` defined) in place of the default ``thermostat``."""
+    from mdsentry.walkers import system_commands
 
     ex, elements = cfg["explore"], cfg["system"]["elements"]
-    style, coeffs = committee_commands(cfg, models, workdir_var=outdir)
     return "\n".join([
-        "units metal", "atom_style atomic", f"read_data {data}", *mass_commands(elements),
-        style, *coeffs,
+        *system_commands(cfg, models, data, workdir_var=outdir),
         f"fix watch all sentry {ex['every']} {ex['lo']} {ex['hi']} halt {'yes' if halt else 'no'} "
         f"elements "
         f"{' '.join(elements)} file {outdir}/sentry.log",
         f"timestep {timestep}",
         f"velocity all create {temperature} {seed} mom yes rot yes dist gaussian",
-        f"fix md all nvt temp {temperature} {temperature} {100 * timestep}",
+        f"variable temp equal {temperature}", f"variable seed equal {seed}",
+        md_commands if md_commands is not None else thermostat(temperature, timestep),
         "thermo_style custom step temp pe press f_watch[1] f_watch[2] f_watch[3]",
         "thermo 1000",
         f"run {equilibrate}",
@@ -54,16 +58,17 @@ def deck(cfg, models, data, temperature, seed, steps, equilibrate, dump_every, t
 
 
 def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, timestep=None,
-               structure=None, outdir=None, seed=4928, halt=False, comm=None):
+               structure=None, outdir=None, seed=4928, halt=False, md_deck=None, comm=None):
     """Run production MD at each temperature; returns a summary dict per temperature
     (on every rank): trusted share, candidate and above-hi checks, max deviation, and
-    the step where the run stopped above hi (``halt``; None when it did not)."""
+    the step where the run stopped above hi (``halt``; None when it did not).
+    ``md_deck``: a file of LAMMPS commands for the ensemble (default: ``thermostat``)."""
     from mpi4py import MPI
 
     from mdsentry.engine import split_walkers
     from mdsentry.explore import devi_since
     from mdsentry.lmp import lammps
-    from mdsentry.mpiutil import all_or_none
+    from mdsentry.mpiutil import collective
 
     comm = comm or MPI.COMM_WORLD
     models, cfg, version = committee_of(workdir)
@@ -72,24 +77,35 @@ def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, ti
 
         for key, value in THREAD_ENV.items():
             os.environ.setdefault(key, value)
+    md_commands = None
+    if md_deck is not None:
+        from mdsentry.config import deck_problems
+
+        with open(md_deck) as fh:
+            md_commands = fh.read()
+        problems = deck_problems(md_commands, md_deck)
+        if problems:
+            raise ValueError("; ".join(problems))
     outdir = os.path.abspath(outdir or os.path.join(workdir, "production"))
     timestep = timestep or cfg["explore"]["timestep"]
     if structure is None:
-        from mdsentry.explore import initial_data_file
+        from mdsentry.walkers import initial_data_file
         from mdsentry.mpiutil import on_root
 
         data = on_root(comm, lambda: initial_data_file(cfg))
     else:
         data = structure
     if structure and not structure.endswith(".data"):
+        from mdsentry.mpiutil import on_root
         from mdsentry.structure import read_structure, write_data
 
-        if comm.Get_rank() == 0:
+        def convert():
             os.makedirs(outdir, exist_ok=True)
-            write_data(read_structure(structure), os.path.join(outdir, "start.data"),
-                       cfg["system"]["elements"])
-        comm.Barrier()
-        data = os.path.join(outdir, "start.data")
+            path = os.path.join(outdir, "start.data")
+            write_data(read_structure(structure), path, cfg["system"]["elements"])
+            return path
+
+        data = on_root(comm, convert)
     index, sub = split_walkers(comm, len(temperatures))
     temperature = temperatures[index]
     tdir = os.path.join(outdir, f"T{temperature:g}")
@@ -102,23 +118,28 @@ def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, ti
                                      os.path.join(tdir, "log.lammps")],
                      deepmd=cfg["train"]["backend"] == "deepmd")
         try:
+            block = []
             for line in deck(cfg, models, data, temperature, seed + index, steps, equilibrate,
-                             dump_every, timestep, tdir, halt=halt).splitlines():
-                lmp.command(line)
-                if line.startswith("run") and lmp.extract_fix("watch", 0, 1, 3):
-                    break  # halted above hi: no production after a failed equilibration
+                             dump_every, timestep, tdir, halt=halt,
+                             md_commands=md_commands).splitlines():
+                block.append(line)
+                if line.startswith("run"):
+                    lmp.commands_string("\n".join(block))
+                    block = []
+                    if lmp.extract_fix("watch", 0, 1, 3):
+                        break  # halted above hi: no production after a failed equilibration
             vec = [lmp.extract_fix("watch", 0, 1, i) for i in range(9)]
         finally:
             lmp.close()
-        return vec
+        devi = devi_since(os.path.join(tdir, "sentry.log"), 0, sub)[:2]
+        return vec, devi
 
-    vec = all_or_none(comm, one)
+    vec, devi = collective(comm, one)
     checks = {"trusted": int(vec[1]), "candidate": int(vec[2]), "above": int(vec[5])}
     total = sum(checks.values())
     mine = {"temperature": temperature, "dir": tdir, "trajectory": os.path.join(tdir, "traj.dump"),
             **checks, "trusted_share": checks["trusted"] / total if total else 1.0,
-            **dict(zip(("max_devi", "median_devi"), devi_since(os.path.join(tdir, "sentry.log"),
-                                                              0, sub)[:2])),
+            **dict(zip(("max_devi", "median_devi"), devi)),
             "committee": version, "dt_ps": dump_every * timestep,
             "halted_at": int(vec[6]) if vec[3] else None}
     everyone = comm.allgather(mine if sub.Get_rank() == 0 else None)

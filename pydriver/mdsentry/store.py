@@ -262,6 +262,25 @@ def read(path, ids=None, status=None, split=None) -> list:
     return frames
 
 
+def load_frames(path, index=":") -> list:
+    """Labelled frames from any data source: a store (.h5: its labelled frames) or what
+    ``frames.read_frames`` reads (extxyz and other ASE formats, deepmd npy dirs)."""
+    from mdsentry.frames import read_frames
+
+    if str(path).endswith((".h5", ".hdf5")):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no such store: {path}")
+        frames = read(str(path), status="labelled")
+        return frames if index == ":" else frames[_slice(index)]
+    return read_frames(path, index=index)
+
+
+def _slice(index):
+    if isinstance(index, int):
+        return slice(index, index + 1)
+    return slice(*[int(p) if p else None for p in str(index).split(":")])
+
+
 def import_frames(path, source_file, split="train") -> np.ndarray:
     """Add existing labelled data (extxyz or any ASE format, deepmd npy dirs) to the store."""
     from mdsentry.frames import read_frames
@@ -273,16 +292,10 @@ def import_frames(path, source_file, split="train") -> np.ndarray:
                   split=split)
 
 
-def export(path, out, fmt="extxyz", status="labelled", type_map=None):
-    """Write frames of the store as extxyz (a file) or deepmd npy systems (a directory)."""
-    frames = read(path, status=status)
-    if fmt == "extxyz":
-        from ase.io import write
+def export(path, out, status="labelled"):
+    """Write frames of the store as one extxyz file (a training backend writes its own
+    format from these frames: ``train.get_backend(name).write_data``)."""
+    from ase.io import write
 
-        write(str(out), frames, format="extxyz", parallel=False)
-        return str(out)
-    if fmt == "deepmd":
-        from mdsentry.train.deepmd import type_map_from, write_systems
-
-        return write_systems(frames, out, type_map or type_map_from(frames))
-    raise ValueError(f"unknown export format {fmt!r} (extxyz or deepmd)")
+    write(str(out), read(path, status=status), format="extxyz", parallel=False)
+    return str(out)

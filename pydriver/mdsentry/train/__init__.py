@@ -6,6 +6,9 @@
     predict(model_path, frames) -> [(energy, forces, virial 3x3)] per frame
     type_map(model_path) -> elements the model knows
     pair_style_members(model_paths, elements) -> (pair_style member string, pair_coeff args)
+    write_data(frames, outdir, type_map=None) -> the backend's own training-data files
+
+Each backend owns its data format and checkpoints: the store knows frames only.
 
 ``train`` and ``valid`` are lists of labelled ASE Atoms (energy, forces, and
 stress when available).  The active-learning loop only calls these, so a new

@@ -76,6 +76,11 @@ def write_systems(frames, outdir, type_map) -> list:
     return systems
 
 
+def write_data(frames, outdir, type_map=None) -> list:
+    """The backend's training-data export: deepmd npy systems of ``frames``."""
+    return write_systems(frames, outdir, type_map or type_map_from(frames))
+
+
 def neighbor_sel(frames, type_map, rcut, margin=1.5) -> list:
     """Per-type neighbor budget (deepmd's ``sel``) for the frames with head room.
 
