@@ -112,6 +112,95 @@ def test_msd_of_a_vibrating_crystal_is_flat():
     assert res["msd"][1:].mean() == pytest.approx(2 * 3 * 0.1 ** 2, rel=0.1)  # 2 <u^2>
 
 
+def test_msd_fft_and_covariance_model():
+    """The FFT MSD equals the direct sum over origins; the closed-form origin sums equal
+    the direct ones; the model covariance of the MSD between lags (random walk plus white
+    noise) matches the sample covariance of many walks."""
+    rng = np.random.default_rng(5)
+    pos = np.cumsum(rng.normal(size=(60, 3, 3)), axis=0) + 500.0
+    lags, fast = diffusion.msd(pos, remove_drift=False)
+    direct = np.array([np.mean(np.sum((pos[k:] - pos[:len(pos) - k]) ** 2, axis=2), axis=0)
+                       for k in lags])
+    assert np.allclose(fast, direct, rtol=1e-9, atol=1e-9)
+    assert np.allclose(diffusion.msd(pos, origin_every=2, remove_drift=False)[1][1],
+                       np.mean(np.sum((pos[1::2][:30] - pos[:59:2]) ** 2, axis=2), axis=0))
+    for n in (20, 21, 300):
+        k = np.unique(np.r_[1, 2, np.arange(3, n // 2 + 1, 5), n // 2])
+        assert np.array_equal(diffusion._origin_sums(k, n), diffusion._origin_sums_direct(k, n))
+    n, n_atoms, step_var, noise_var = 21, 2, 1.0, 0.5
+    k = np.array([1, 2, 5, 10])
+    samples = []
+    for _ in range(3000):
+        p = np.cumsum(rng.normal(0, np.sqrt(step_var), (n, n_atoms, 3)), axis=0)
+        p += rng.normal(0, np.sqrt(noise_var), p.shape)
+        samples.append(diffusion.msd(p, remove_drift=False)[1][k].mean(axis=1))
+    model = diffusion.msd_covariance(k, n, n_atoms, step_var, noise_var)
+    sample = np.cov(np.array(samples).T)
+    assert np.allclose(np.diag(sample) / np.diag(model), 1.0, atol=0.1)
+
+    def corr(c):
+        return c / np.sqrt(np.outer(np.diag(c), np.diag(c)))
+
+    assert np.allclose(corr(sample), corr(model), atol=0.06)
+    assert corr(model)[0, 3] < 0.3 and corr(model)[2, 3] > 0.7      # far from uncorrelated
+
+
+def test_diffusion_error_bars_cover_the_truth():
+    """Issue 7: on many independent random walks (with vibration-like position noise) of
+    known D, D +- 2 D_err covers the truth in ~95 % of them and the mean D_err equals the
+    scatter of D (the old block error was half of it: 2-sigma coverage 0.53 in the issue's
+    setup); the Arrhenius fit of such D(T) gets an honest Ea error from them."""
+    T = np.array([500.0, 650.0, 800.0])
+    Ea, dt, n_frames, n_atoms = 0.25, 0.1, 201, 16
+    d_T = 0.25 * np.exp(-Ea / arrhenius.KB_EV * (1 / T - 1 / 800.0))  # A^2/ps, 0.07-0.25
+    rng = np.random.default_rng(7)
+    dev, err, ea = [], [], []
+    for _ in range(150):
+        Ds, errs = [], []
+        for d in d_T:
+            pos = np.cumsum(rng.normal(0, np.sqrt(2 * d * dt), (n_frames, n_atoms, 3)), axis=0)
+            pos += rng.normal(0, 0.2, pos.shape)
+            res = diffusion.diffusion_coefficient(pos, dt, blocks=0, remove_drift=False)
+            Ds.append(res["D"])
+            errs.append(res["D_err"])
+            dev.append(res["D"] / (d * 1e-4) - 1)
+            err.append(res["D_err"] / (d * 1e-4))
+        fit = arrhenius.fit(T, Ds, errs)
+        ea.append((fit["Ea"], fit["Ea_err"]))
+    dev, err, ea = np.array(dev), np.array(err), np.array(ea)
+    print(f"D: bias {dev.mean():.4f}, 2-sigma coverage {np.mean(np.abs(dev) < 2 * err):.3f}, "
+          f"1-sigma {np.mean(np.abs(dev) < err):.3f}, "
+          f"sigma/scatter {err.mean() / dev.std(ddof=1):.3f}; "
+          f"Ea: bias {ea[:, 0].mean() - Ea:.4f}, 2-sigma coverage "
+          f"{np.mean(np.abs(ea[:, 0] - Ea) < 2 * ea[:, 1]):.3f}, sigma/scatter "
+          f"{ea[:, 1].mean() / ea[:, 0].std(ddof=1):.3f}")
+    assert abs(dev.mean()) < 0.01                                   # unbiased
+    assert 0.92 <= np.mean(np.abs(dev) < 2 * err) <= 0.98          # 450 walks
+    assert 0.60 <= np.mean(np.abs(dev) < err) <= 0.76
+    assert 0.85 <= err.mean() / dev.std(ddof=1) <= 1.25
+    assert abs(ea[:, 0].mean() - Ea) < 0.005
+    assert 0.88 <= np.mean(np.abs(ea[:, 0] - Ea) < 2 * ea[:, 1]) <= 0.99   # 150 fits
+    assert 0.8 <= ea[:, 1].mean() / ea[:, 0].std(ddof=1) <= 1.25
+
+
+def test_curved_msd_is_flagged():
+    """The GLS slope leans on the start of the fit window: a MSD still bending there (a
+    slow cage-like component) is flagged by linearity_z; straight ones are not."""
+    D, dt, n, n_atoms = 0.25, 0.1, 401, 64
+    rng = np.random.default_rng(8)
+    walk = np.cumsum(rng.normal(0, np.sqrt(2 * D * dt), (n, n_atoms, 3)), axis=0)
+    straight = diffusion.diffusion_coefficient(walk, dt, blocks=0, remove_drift=False)
+    assert abs(straight["linearity_z"]) < 3
+    phi = np.exp(-1 / 40.0)  # a bounded component relaxing over 40 frames, 2 A wide
+    cage = np.empty_like(walk)
+    cage[0] = rng.normal(0, 2.0, (n_atoms, 3))
+    kicks = rng.normal(0, 2.0 * np.sqrt(1 - phi ** 2), walk.shape)
+    for i in range(1, n):
+        cage[i] = phi * cage[i - 1] + kicks[i]
+    curved = diffusion.diffusion_coefficient(walk + cage, dt, blocks=0, remove_drift=False)
+    assert curved["linearity_z"] > 3 and curved["D"] > straight["D"] + 3 * curved["D_err"]
+
+
 def test_arrhenius_recovers_Ea():
     T = np.array([500.0, 600.0, 700.0, 800.0])
     D0, Ea = 2e-3, 0.35
@@ -259,6 +348,7 @@ def test_cli_verbs(tmp_path):
     d_val, d_err = float(line.split()[2]), float(line.split()[4])
     assert abs(d_val - D * 1e-4) < 4 * d_err
     assert "Nernst-Einstein sigma" in line and "carriers 4e+22 /cm^3" in line
+    assert "D(Li) in 4 consecutive blocks:" in out and "not straight" not in out
     for name in ("msd.csv", "msd.png"):
         assert os.path.getsize(tmp_path / "msd" / name) > 1000
     from mdsentry.analysis.trajectory import read_table
@@ -277,7 +367,7 @@ def test_cli_verbs(tmp_path):
     (tmp_path / "d.csv").write_text("T,D,D_err\n" + "".join(f"{t},{d},{0.05 * d}\n"
                                                            for t, d in zip(T, Dv)))
     out = _run("arrhenius", str(tmp_path / "d.csv"), "--out", str(tmp_path / "arr"))
-    assert out.startswith("Ea = 0.4000 +- ")
+    assert out.startswith("Ea = 0.4000 +- ") and "chi2/dof 0.00 (errors from D_err)" in out
     assert os.path.getsize(tmp_path / "arr" / "arrhenius.png") > 1000
     # parity of EMT-labelled frames against EMT itself and against noisy labels
     write(str(tmp_path / "ref.extxyz"), _labelled_frames())

@@ -34,7 +34,9 @@ def add_parser(sub):
     q.add_argument("--species", nargs="+", help="elements to analyse (default: all)")
     q.add_argument("--window", type=float, nargs=2, default=(0.2, 0.8),
                    help="fit window as fractions of the longest lag")
-    q.add_argument("--blocks", type=int, default=5, help="blocks for the error bar")
+    q.add_argument("--blocks", type=int, default=5,
+                   help="consecutive blocks whose D shows whether D drifts along the run "
+                   "(the error bar comes from the MSD covariance, docs/analysis.md)")
     q.add_argument("--temperature", type=float, help="K (for the conductivity)")
     q.add_argument("--charge", type=float, help="carrier charge in e (for the conductivity)")
     q.add_argument("--table", help="append 'T,D,D_err' of the (one) species to this CSV, the "
@@ -158,6 +160,26 @@ def cmd_msd(args):
                      f"charge {args.charge:g} e, Haven ratio 1")
         lines.append(line)
         print(line)
+        if abs(res["linearity_z"]) > 3:
+            line = (f"  warning: the MSD of {el} is not straight over the fit window (the slopes "
+                    f"at its start and over all of it differ by {res['linearity_z']:+.1f} sigma): "
+                    "D is biased; start --window later or run longer")
+            lines.append(line)
+            print(line)
+        d_b, e_b = np.array(res["blocks"]), np.array(res["blocks_err"])
+        if len(d_b) > 1 and np.all(e_b > 0):  # does D drift along the run (equilibration)?
+            from scipy.stats import chi2 as chi2_dist
+
+            mean_b = np.sum(d_b / e_b ** 2) / np.sum(1 / e_b ** 2)
+            chi2 = float(np.sum(((d_b - mean_b) / e_b) ** 2))
+            p = float(chi2_dist.sf(chi2, len(d_b) - 1))
+            line = (f"  D({el}) in {len(d_b)} consecutive blocks: "
+                    + " ".join(f"{v:.3g}" for v in d_b)
+                    + f" cm^2/s, chi2/dof {chi2 / (len(d_b) - 1):.2f} about their mean (p {p:.2g})"
+                    + ("; D changes along the run: equilibration? drop it with --skip"
+                       if p < 0.01 else ""))
+            lines.append(line)
+            print(line)
     print("wrote", write_table(_out(args, "msd.csv"), cols, header="\n".join(lines)))
     print("wrote", diffusion.plot(results, _out(args, "msd.png")))
     if args.table:
@@ -182,6 +204,10 @@ def cmd_arrhenius(args):
     res = arrhenius.fit(t["T"], t["D"], err)
     line = (f"Ea = {res['Ea']:.4f} +- {res['Ea_err']:.4f} eV, D0 = {res['D0']:.4g} cm^2/s "
             f"(ln D0 = {res['lnD0']:.3f} +- {res['lnD0_err']:.3f}), {res['n']} temperatures")
+    if res["weighted"]:
+        line += f", chi2/dof {res['chi2_per_dof']:.2f} (errors from D_err)"
+    else:
+        line += ", errors from the scatter about the line (no usable D_err column)"
     print(line)
     cols = {"T": t["T"], "D": t["D"], "D_fit": [arrhenius.extrapolate(res, x) for x in t["T"]]}
     print("wrote", write_table(_out(args, "arrhenius.csv"), cols, header=line))
@@ -192,7 +218,7 @@ def cmd_arrhenius(args):
 def cmd_parity(args):
     from mdsentry.analysis import parity
     from mdsentry.analysis.trajectory import write_table
-    from mdsentry.frames import read_frames
+    from mdsentry.store import load_frames as read_frames
 
     ref = read_frames(args.reference)
     if args.pred:

@@ -10,16 +10,22 @@ KB_SI = 1.380649e-23            # J/K
 def fit(temperatures, D, D_err=None):
     """Weighted least squares of ln D against 1/T.
 
-    Returns dict: Ea, Ea_err (eV), D0, lnD0, lnD0_err, and the fit's
-    chi2/dof (with errors given) -- errors from the parameter covariance
-    (from the given D_err; scaled by the residuals without them).
+    With D_err (all > 0; e.g. ``diffusion_coefficient``'s, whose 2-sigma
+    coverage is about 95 %), each ln D has the standard error D_err / D and the
+    errors of Ea and ln D0 come from the unscaled parameter covariance: they are
+    as honest as the D_err given.  chi2/dof then tests the straight line: much
+    above 1 (p_value small) means D(T) is not Arrhenius over the range, or the
+    D_err are too small.  Without D_err the errors come from the scatter about
+    the line (NaN for two temperatures).  Returns dict: Ea, Ea_err (eV), D0,
+    lnD0, lnD0_err, chi2_per_dof, p_value, weighted, n.
     """
     T = np.asarray(temperatures, dtype=float)
     D = np.asarray(D, dtype=float)
     if len(T) < 2 or np.any(D <= 0):
         raise ValueError("an Arrhenius fit needs at least two temperatures with D > 0")
     x, y = 1.0 / T, np.log(D)
-    if D_err is not None and np.all(np.asarray(D_err) > 0):
+    weighted = D_err is not None and np.all(np.asarray(D_err, dtype=float) > 0)
+    if weighted:
         sigma = np.asarray(D_err, dtype=float) / D
         (slope, icpt), cov = np.polyfit(x, y, 1, w=1.0 / sigma, cov="unscaled")
         chi2 = float(np.sum(((y - (slope * x + icpt)) / sigma) ** 2))
@@ -30,9 +36,14 @@ def fit(temperatures, D, D_err=None):
             (slope, icpt), cov = np.polyfit(x, y, 1), np.full((2, 2), np.nan)
         chi2 = float("nan")
     dof = max(1, len(T) - 2)
+    p_value = float("nan")
+    if weighted and len(T) > 2:
+        from scipy.stats import chi2 as chi2_dist
+
+        p_value = float(chi2_dist.sf(chi2, len(T) - 2))
     return {"Ea": float(-slope * KB_EV), "Ea_err": float(np.sqrt(cov[0, 0]) * KB_EV),
             "lnD0": float(icpt), "lnD0_err": float(np.sqrt(cov[1, 1])), "D0": float(np.exp(icpt)),
-            "chi2_per_dof": chi2 / dof, "n": len(T)}
+            "chi2_per_dof": chi2 / dof, "p_value": p_value, "weighted": bool(weighted), "n": len(T)}
 
 
 def extrapolate(result, temperature):
