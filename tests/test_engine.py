@@ -58,3 +58,17 @@ def test_chunks_after_a_restart_file_walk_on(tmp_path, ranks):
     assert np.allclose(plain["x"], written["x"], rtol=0, atol=1e-8)
     assert np.allclose(plain["v"], written["v"], rtol=0, atol=1e-8)
     assert abs(plain["pe"] - written["pe"]) < 1e-9
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_chunks_of_an_exploration_are_one_run(tmp_path, ranks):
+    """A temperature ramp over the exploration: chunked with start/stop = one run."""
+    import numpy as np
+
+    run_mpi(ranks, [sys.executable, worker("engine_ramp_chunks.py"), "--dir", str(tmp_path)])
+    res = json.load(open(tmp_path / "result.json"))
+    one, chunks, restarted = res["one"], res["chunks"], res["chunks_without_window"]
+    assert one["step"] == chunks["step"] == 180
+    assert np.allclose(one["v"], chunks["v"], rtol=0, atol=1e-8)
+    # without the window every 15-step chunk ramps from 0.5 again: the system lags behind
+    assert one["temp"] > 2.5 and restarted["temp"] < 0.6 * one["temp"]

@@ -157,6 +157,36 @@ def test_bad_deck_and_model_elements(tmp_path):
         load(path)
 
 
+def test_the_deck_cannot_change_units_or_atom_style(tmp_path):
+    path = write_config(tmp_path)
+    (tmp_path / "in.md").write_text("units real\natom_style charge\nfix md all nve\n")
+    with pytest.raises(ConfigError, match=r"'units' is set by mdsentry.*units metal with "
+                       r"atom_style atomic(.|\n)*'atom_style' is set by mdsentry"):
+        load(path)
+
+
+def test_two_initial_files_of_one_name(tmp_path):
+    """data.initial with a/cu.extxyz and b/cu.extxyz: both are imported (they were keyed by
+    the file name, and the second was silently skipped), and once only."""
+    from ase.io import read
+
+    from mdsentry.loop import run
+
+    frames = read(os.path.join(HERE, "data", "cu_emt.extxyz"), ":")
+    for sub, part in (("a", frames[:7]), ("b", frames[7:12])):
+        os.makedirs(tmp_path / sub)
+        write(tmp_path / sub / "cu.extxyz", part)
+    path = write_config(tmp_path, data={"initial": [str(tmp_path / "a" / "cu.extxyz"),
+                                                    str(tmp_path / "b" / "cu.extxyz")],
+                                        "bootstrap": 0})
+    for _ in range(2):  # the second time: nothing new
+        run(path, progress=False, stop_after="import")
+        os.remove(tmp_path / "run" / "state.json")
+    t = store.table(str(tmp_path / "run" / "frames.h5"))
+    assert sorted(set(t["source"])) == ["import:../a/cu.extxyz", "import:../b/cu.extxyz"]
+    assert len(t["source"]) == 12
+
+
 def test_bad_config_on_every_rank(tmp_path):
     """Two ranks, a bad config: both say why, nobody hangs, exit code 2."""
     path = write_config(tmp_path, explore={"lo": 0.5, "hi": 0.1})
@@ -191,6 +221,17 @@ def test_end_to_end_one_rank(tmp_path):
     assert "iter  model" in proc.stdout and f"finished: {state['done']}" in proc.stdout
     for png in ("learning_curve.png", "deviation.png", "parity.png"):
         assert os.path.getsize(tmp_path / "run" / png) > 10_000
+    # the learning curve measures every committee on the same (the final) held-out frames:
+    # the given v0 and the trained v1; v1's point is its validation (no labels came after)
+    from mdsentry.plots import fixed_set_rmse
+
+    with open(tmp_path / "run" / "config.json") as fh:
+        points, n_valid = fixed_set_rmse(str(tmp_path / "run"), json.load(fh), state)
+    assert [(v, acc) for v, acc, _ in points] == [(0, True), (1, True)]
+    assert n_valid == len(store.read(str(tmp_path / "run" / "frames.h5"), status="labelled",
+                                     split="valid"))
+    assert points[1][2]["f"] == pytest.approx(it0["rmse"]["f"], rel=1e-6)
+    assert points[0][2]["f"] == pytest.approx(it0["rmse_old"]["f"], rel=1e-6)
     status = mdsentry("status", path).stdout
     assert "import:" in status and "cu_emt.extxyz" in status and "md " in status
     assert "oracle calls so far: 10" in status

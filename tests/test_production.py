@@ -59,3 +59,16 @@ def test_md_at_two_temperatures_on_two_ranks_then_analyze(tmp_path):
                        "--equilibrate", "100", "--dump-every", "20", "--halt",
                        "--out", str(tmp_path / "hot")], env=env(), timeout=600)
     assert "HALTED at step" in proc.stdout
+    # --deck: the user's ensemble (NPT here) instead of the default NVT; checked like decks
+    (tmp_path / "npt.in").write_text("fix md all npt temp ${temp} ${temp} 0.1 iso 1.0 1.0 1.0\n")
+    run_mpi(1, [MDSENTRY, "md", path, "--temperatures", "600", "--steps", "200",
+                "--equilibrate", "0", "--dump-every", "100", "--deck", str(tmp_path / "npt.in"),
+                "--out", str(tmp_path / "npt")], env=env(), timeout=600)
+    traj = read(str(tmp_path / "npt" / "T600" / "traj.dump"), index=":", format="lammps-dump-text")
+    assert len(traj) == 3 and traj[-1].get_volume() != traj[0].get_volume()
+    (tmp_path / "bad.in").write_text("fix md all nve\nrun 100\n")
+    bad = subprocess.run([MDSENTRY, "md", path, "--temperatures", "600", "--steps", "10",
+                          "--deck", str(tmp_path / "bad.in")], capture_output=True, text=True,
+                         env=env(), timeout=120)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "'run' is set by mdsentry" in bad.stderr

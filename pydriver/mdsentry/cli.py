@@ -20,12 +20,7 @@ def cmd_demo(args):
     """The active-learning demo: LiF, CHGNet labels, a DeePMD committee (inputs/lif_demo)."""
     if args.cu_sentry:
         return demo_cu_sentry(args)
-    from mdsentry.config import load
-
-    config = os.path.join(_repo_inputs(), "lif_demo", "run.toml")
-    cfg = load(config)
-    if args.outdir:  # else the config's own workdir: status/export/plot of the config find it
-        cfg["workdir"] = os.path.abspath(args.outdir)
+    config, cfg = demo_config(args.outdir)
     print(f"mdsentry demo: {config} -> {cfg['workdir']}")
     from mdsentry.loop import run
     from mdsentry.plots import plot_run
@@ -35,6 +30,18 @@ def cmd_demo(args):
         for path in plot_run(cfg["workdir"]):
             print(f"wrote {path}")
     return 0
+
+
+def demo_config(outdir=None):
+    """(config path, validated config) of the LiF demo; its run directory is the config's
+    own workdir, so `mdsentry status|export|plot inputs/lif_demo/run.toml` find the run."""
+    from mdsentry.config import load
+
+    config = os.path.join(_repo_inputs(), "lif_demo", "run.toml")
+    cfg = load(config)
+    if outdir:
+        cfg["workdir"] = os.path.abspath(outdir)
+    return config, cfg
 
 
 def demo_cu_sentry(args):
@@ -162,10 +169,15 @@ def report_error(exc):
     from mdsentry.config import ConfigError
     from mdsentry.mpiutil import StageError, abort
 
-    if not isinstance(exc, (ConfigError, StageError, *USER_ERRORS)):
+    from mdsentry.store import StoreError
+
+    if not isinstance(exc, (ConfigError, StageError, StoreError, *USER_ERRORS)):
         traceback.print_exception(exc)  # a bug: the traceback says where
     mpi = sys.modules.get("mpi4py.MPI")
-    size = mpi.COMM_WORLD.Get_size() if mpi is not None and mpi.Is_initialized() else 1
+    if mpi is None and any(k in os.environ for k in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE",
+                                                       "PMIX_RANK")):
+        from mpi4py import MPI as mpi  # started by mpirun: every rank says who it is
+    size = mpi.COMM_WORLD.Get_size() if mpi is not None else 1
     if size > 1 and not isinstance(exc, (ConfigError, StageError)):
         abort(exc)
     prefix = f"[rank {mpi.COMM_WORLD.Get_rank()}] " if size > 1 else ""

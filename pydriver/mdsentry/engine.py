@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mdsentry.logs import output_to
+
 
 def walker_index(comm, n_walkers):
     """The walker of this rank: contiguous blocks of ranks per walker."""
@@ -59,8 +61,12 @@ class Walker:
                 "-var", "workdir", self.workdir]
         for name, value in (variables or {}).items():
             args += ["-var", name, str(value)]
-        self.lmp = lammps(comm=comm, args=args, deepmd=deepmd)
-        self.lmp.commands_string(deck)
+        # the plugins' and ML libraries' chatter (model summaries, CUDA stub warnings) goes
+        # to the walker's output.log; LAMMPS errors still come back as exceptions
+        self.output = os.path.join(self.workdir, "output.log")
+        with output_to(self.output):
+            self.lmp = lammps(comm=comm, args=args, deepmd=deepmd)
+            self.lmp.commands_string(deck)
         # frames written before this instance (``append yes``) are not ours
         self._read_offset = 0
         if comm.Get_rank() == 0 and os.path.exists(self.frames_file):
@@ -130,10 +136,11 @@ class Walker:
         style (``pre no`` right after a pair style change would crash).
         """
         t0 = time.perf_counter()
-        self.lmp.command(pair_style)
-        for c in pair_coeffs:
-            self.lmp.command(c)
-        self.lmp.command("run 0 pre yes post no")
+        with output_to(self.output):
+            self.lmp.command(pair_style)
+            for c in pair_coeffs:
+                self.lmp.command(c)
+            self.lmp.command("run 0 pre yes post no")
         self._initialised = True
         return time.perf_counter() - t0
 

@@ -225,7 +225,9 @@ def stage_first_train(ctx, state):
     state["committee"] = on_root(ctx.comm, work)
     if state["committee"]["rmse"]:
         state["history"].append({"iteration": -1, "model": 0, "n_train": None,
-                                 "rmse": state["committee"]["rmse"], "accepted": True})
+                                 "rmse": state["committee"]["rmse"], "accepted": True,
+                                 "trained": {"version": 0,
+                                             "models": state["committee"]["models"]}})
     return "explore"
 
 
@@ -432,7 +434,8 @@ def stage_validate(ctx, state):
 
     old_rmse, accepted = on_root(ctx.comm, work)
     row = state["current"]["row"]
-    row.update(rmse=new["rmse"], rmse_old=old_rmse, accepted=accepted, n_train=new["n_train"])
+    row.update(rmse=new["rmse"], rmse_old=old_rmse, accepted=accepted, n_train=new["n_train"],
+               trained={"version": new["version"], "models": new["models"]})
     fmt = _fmt_rmse
     if accepted:
         ctx.say(f"new committee v{new['version']} accepted: held-out {fmt(new['rmse'])} "
@@ -573,6 +576,9 @@ def run(config, comm=None, progress=True, stop_after=None, out=None):
         return state
 
     state = on_root(comm, start)
+    from mdsentry.logs import libraries_to
+
+    libraries_to(os.path.join(cfg["workdir"], "mdsentry.log"))
     try:
         while state["stage"] != "done":
             stage = state["stage"]

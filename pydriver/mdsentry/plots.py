@@ -17,23 +17,84 @@ def pyplot():
     return plt
 
 
-def learning_curve(state, path):
-    """Held-out RMSE of energy/atom and forces per committee version."""
+def committee_versions(state, cfg):
+    """[(version, models, accepted)] of every committee a run trained (or was given)."""
+    out = []
+    if cfg["train"].get("init_models"):
+        out.append((0, cfg["train"]["init_models"], True))
+    for h in state["history"] + ([state["current"]["row"]] if state.get("current") else []):
+        if h.get("trained"):
+            out.append((h["trained"]["version"], h["trained"]["models"], h.get("accepted", True)))
+    return out
+
+
+def fixed_set_rmse(workdir, cfg, state):
+    """Held-out RMSE of every committee version on one fixed set: the store's held-out
+    frames now (the latest).  Each point measured on its own iteration's held-out set
+    mixes the model's progress with a test set that grows into harder regions.
+    Returns ([(version, accepted, mean RMSE dict)], number of held-out frames); the RMSEs
+    are cached in learning_curve.json."""
+    from mdsentry import store
+    from mdsentry.train import get_backend
+
+    h5 = os.path.join(workdir, "frames.h5")
+    if not os.path.exists(h5):
+        return [], 0
+    valid = store.read(h5, status="labelled", split="valid")
+    if not valid:
+        return [], 0
+    ids = [int(a.info["id"]) for a in valid]
+    cache_path = os.path.join(workdir, "learning_curve.json")
+    cache = {}
+    if os.path.exists(cache_path):
+        with open(cache_path) as fh:
+            cache = json.load(fh)
+        if cache.get("ids") != ids:
+            cache = {}
+    cache["ids"] = ids
+    results = cache.setdefault("rmse", {})
+    backend = get_backend(cfg["train"]["backend"])
+    out = []
+    for version, models, accepted in committee_versions(state, cfg):
+        rmses = []
+        for model in models:
+            if model not in results:
+                if not os.path.exists(model):
+                    break
+                results[model] = backend.evaluate(model, valid)
+            rmses.append(results[model])
+        else:
+            keys = rmses[0].keys()
+            out.append((version, accepted, {k: float(np.mean([r[k] for r in rmses]))
+                                            if all(r.get(k) is not None for r in rmses)
+                                            else None for k in keys}))
+    with open(cache_path + ".part", "w") as fh:
+        json.dump(cache, fh)
+    os.replace(cache_path + ".part", cache_path)
+    return out, len(valid)
+
+
+def learning_curve(points, n_valid, path):
+    """Held-out RMSE of energy/atom and forces per committee version on one fixed set of
+    ``n_valid`` frames; ``points``: [(version, accepted, rmse dict)]."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = pyplot()
-    rows = [h for h in state["history"] if h.get("rmse")]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    x = [h["iteration"] + 1 for h in rows]  # committee trained after exploration i
+    x = [v for v, _, _ in points]
     for ax, key, label, scale in ((axes[0], "e_per_atom", "energy RMSE (meV/atom)", 1000),
                                   (axes[1], "f", "force RMSE (meV/Å)", 1000)):
-        y = [scale * h["rmse"][key] if h["rmse"].get(key) is not None else np.nan for h in rows]
+        y = [scale * r[key] if r.get(key) is not None else np.nan for _, _, r in points]
         ax.plot(x, y, "o-")
-        for xi, yi, h in zip(x, y, rows):
-            if h.get("accepted") is False:
+        for xi, yi, (_, accepted, _) in zip(x, y, points):
+            if not accepted:
                 ax.plot([xi], [yi], "rx", ms=10)
         ax.set_xlabel("committee version")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    fig.suptitle("learning curve (held-out frames; x: rejected)")
+    fig.suptitle(f"learning curve: every committee on the same {n_valid} held-out frames "
+                 f"(x: rejected)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -63,7 +124,9 @@ def deviation_trace(workdir, cfg, state, path):
         x = np.arange(len(t["step"])) if by_check else t["step"]
         floor = lo / 30  # a perfect crystal's zero deviation would stretch the axis
         ax.semilogy(x, np.maximum(t["value"], floor), ".", ms=2, color="k")
-        ax.set_ylim(bottom=floor * 0.8)
+        # hi (and the iteration labels above it) inside the axis even when no check came near
+        top = max(hi, float(np.max(t["value"])) if len(t["value"]) else hi) * 1.6
+        ax.set_ylim(floor * 0.8, top)
         ax.axhline(lo, color="tab:orange", lw=1, label=f"lo = {lo}")
         ax.axhline(hi, color="tab:red", lw=1, label=f"hi = {hi}")
         bounds = np.concatenate([[0], np.cumsum(counts.get(k, []))[:-1]]) if by_check \
@@ -121,8 +184,11 @@ def plot_run(workdir, outdir=None):
         raise FileNotFoundError(f"{workdir}: no state.json (not an mdsentry run directory)")
     with open(os.path.join(workdir, "config.json")) as fh:
         cfg = json.load(fh)
-    files = [learning_curve(state, os.path.join(outdir, "learning_curve.png")),
-             deviation_trace(workdir, cfg, state, os.path.join(outdir, "deviation.png"))]
+    files = []
+    points, n_valid = fixed_set_rmse(workdir, cfg, state)
+    if points:
+        files.append(learning_curve(points, n_valid, os.path.join(outdir, "learning_curve.png")))
+    files.append(deviation_trace(workdir, cfg, state, os.path.join(outdir, "deviation.png")))
     npz = sorted(glob.glob(os.path.join(workdir, "iter.*", "parity.npz")))
     if npz:
         files.append(parity(npz[-1], os.path.join(outdir, "parity.png")))

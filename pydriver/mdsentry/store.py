@@ -65,6 +65,8 @@ class StoreError(RuntimeError):
 
 @contextmanager
 def _open(path, mode):
+    if mode == "r" and not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such mdsentry store")
     try:
         f = h5py.File(path, mode)
     except (OSError, ValueError) as exc:
