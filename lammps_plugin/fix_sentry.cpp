@@ -34,10 +34,9 @@ static const char *status_name[] = {"trusted", "candidate", "above"};
 
 FixSentry::FixSentry(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), source(COMMITTEE), source_index(0), haltflag(1), pair(nullptr),
-    compute(nullptr), ivar(-1), ntrusted(0), ncandidate(0), nabove(0), halted(0),
-    halted_this_run(0), last_trusted_step(-1), halt_step(-1), last_step(-1),
-    last_generation(-1), last_value(0.0),
-    last_atom(0), logfp(nullptr), framesfp(nullptr)
+    compute(nullptr), ivar(-1), ntrusted(0), ncandidate(0), nabove(0), last_trusted_step(-1),
+    last_step(-1), last_generation(-1), last_value(0.0), last_atom(0), halted(0), halt_step(-1),
+    run_over(1), pending_step(-1), pending_generation(-1), logfp(nullptr), framesfp(nullptr)
 {
   if (narg < 6) utils::missing_cmd_args(FLERR, "fix sentry", error);
 
@@ -179,6 +178,12 @@ void FixSentry::find_source()
 
 void FixSentry::init()
 {
+  // rRESPA calls pre_force_respa() instead of pre_force(), so the committee would not be
+  // asked for its deviation, and its runs cannot use `pre no`; the watch refuses it
+  if (update->whichflag == 1 && utils::strmatch(update->integrate_style, "^respa"))
+    error->all(FLERR,
+               "Fix sentry {} does not support rRESPA (run_style {}): use run_style verlet", id,
+               update->integrate_style);
   find_source();
   if (source != COMMITTEE) {
     const bigint next = (update->ntimestep / nevery) * nevery + nevery;
@@ -195,6 +200,20 @@ void FixSentry::request()
   if (source == COMMITTEE && pair && update->ntimestep % nevery == 0) pair->request_deviation();
 }
 
+/* ----------------------------------------------------------------------
+   the halted flag and the halt step describe the current run.  A run with
+   its setup starts in setup(); a `run N pre no` calls neither init() nor
+   setup(), so the first hook of this fix inside a run after post_run()
+   starts it (update->whichflag is set for the whole run command)
+------------------------------------------------------------------------- */
+
+void FixSentry::start_run()
+{
+  run_over = 0;
+  halted = 0;
+  halt_step = -1;
+}
+
 void FixSentry::setup_pre_force(int)
 {
   // pair_style may have been re-issued (hot swap) with a run ... pre no
@@ -204,11 +223,13 @@ void FixSentry::setup_pre_force(int)
 
 void FixSentry::pre_force(int)
 {
+  if (run_over) start_run();
   request();
 }
 
 void FixSentry::min_pre_force(int)
 {
+  if (run_over) start_run();
   request();
 }
 
@@ -216,8 +237,18 @@ void FixSentry::min_pre_force(int)
 
 void FixSentry::setup(int)
 {
-  halted = 0;
-  halted_this_run = 0;
+  start_run();
+
+  // a halt found by the setup of a run 0 stopped nothing: it stops this run, before its
+  // first step, if the frame and the models are still the ones it was found with
+  if (pending_step >= 0) {
+    const bigint generation = (source == COMMITTEE) ? pair->model_generation() : 0;
+    const bigint step = pending_step;
+    pending_step = -1;
+    if (step == update->ntimestep && pending_generation == generation)
+      halt(step, last_value, last_atom, generation, " (found by the setup of the run 0 before)");
+  }
+
   // other sources are only guaranteed fresh on the steps they were scheduled for
   if (source == COMMITTEE && update->ntimestep % nevery == 0) check();
 }
@@ -229,19 +260,29 @@ void FixSentry::min_setup(int vflag)
 
 void FixSentry::end_of_step()
 {
+  if (run_over) start_run();
   check();
 }
 
 void FixSentry::min_post_force(int)
 {
+  if (run_over) start_run();
   if (update->ntimestep % nevery == 0) check();
 }
 
 void FixSentry::post_run()
 {
+  // a run no hook of this fix saw (run 0 pre no) did not halt either
+  if (run_over) start_run();
+
   // continue semantics: the next run command starts normally
-  if (halted_this_run) timer->reset_timeout();
-  halted_this_run = 0;
+  if (halted) timer->reset_timeout();
+  run_over = 1;
+
+  // the halt of a run 0 is owed to the next run, which stops at once.  A `run N pre no`
+  // would take its first step before any hook of this fix; first_update = 0 makes LAMMPS
+  // give that run its setup (as for a first run), where setup() stops it
+  if (pending_step >= 0) update->first_update = 0;
 }
 
 /* ----------------------------------------------------------------------
@@ -345,16 +386,30 @@ void FixSentry::check()
   }
   if (status != TRUSTED && !frames_file.empty()) write_frame(step, value, status);
 
-  if (status == ABOVE && haltflag) {
-    halted = 1;
-    halted_this_run = 1;
-    halt_step = step;
-    if (comm->me == 0)
-      utils::logmesg(lmp,
-                     "fix sentry {}: deviation {:.6g} >= hi = {:.6g} at step {} (atom {}); "
-                     "run halted\n",
-                     id, value, hi, step, atom_id);
-    timer->force_timeout();
+  if (status == ABOVE && haltflag) halt(step, value, atom_id, generation, "");
+}
+
+/* ----------------------------------------------------------------------
+   stop the current run at this step on every rank, as fix halt does
+------------------------------------------------------------------------- */
+
+void FixSentry::halt(bigint step, double value, tagint atom_id, bigint generation,
+                     const char *note)
+{
+  halted = 1;
+  halt_step = step;
+  if (comm->me == 0)
+    utils::logmesg(lmp,
+                   "fix sentry {}: deviation {:.6g} >= hi = {:.6g} at step {} (atom {}){}; "
+                   "run halted\n",
+                   id, value, hi, step, atom_id, note);
+  timer->force_timeout();
+
+  // a run 0 (setup only, e.g. after a hot swap) has no step to stop: the halt is owed to
+  // the next run that starts at this frame with these models
+  if (update->whichflag == 1 && update->firststep == update->laststep) {
+    pending_step = step;
+    pending_generation = generation;
   }
 }
 
@@ -425,6 +480,8 @@ void FixSentry::write_frame(bigint step, double value, int status)
 
 double FixSentry::compute_vector(int i)
 {
+  // e.g. thermo output at the start of a `run N pre no`, before any other hook
+  if (run_over && update->whichflag) start_run();
   switch (i) {
     case 0:
       return last_value;

@@ -55,17 +55,25 @@ class FixSentry : public Fix {
 
   // running record, identical on every rank
   bigint ntrusted, ncandidate, nabove;
-  int halted, halted_this_run;
-  bigint last_trusted_step, halt_step, last_step, last_generation;
+  bigint last_trusted_step, last_step, last_generation;
   double last_value;
   tagint last_atom;
   std::vector<std::array<double, 4>> records;    // step, value, atom ID, status
+
+  // the current (or last) run: whether it halted and at which step
+  int halted;
+  bigint halt_step;
+  int run_over;    // post_run() was called: the next hook inside a run starts a new one
+  // a halt found by the setup of a run 0 (no step to stop), owed to the next run
+  bigint pending_step, pending_generation;
 
   std::string log_file, frames_file;
   FILE *logfp, *framesfp;
   std::vector<std::string> elements;
 
   void find_source();
+  void start_run();
+  void halt(bigint, double, tagint, bigint, const char *);
   void request();
   void check();
   double evaluate(tagint &);

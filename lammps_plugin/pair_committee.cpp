@@ -6,10 +6,12 @@
 
 #include "atom.h"
 #include "comm.h"
+#include "compute.h"
 #include "error.h"
 #include "exceptions.h"
 #include "force.h"
 #include "memory.h"
+#include "modify.h"
 #include "neighbor.h"
 #include "update.h"
 
@@ -21,14 +23,17 @@ using namespace LAMMPS_NS;
 
 bigint PairCommittee::generation_counter = 0;
 
+// layout of the committee's section of a restart file
+static constexpr int RESTART_VERSION = 1;
+
 /* ---------------------------------------------------------------------- */
 
 PairCommittee::PairCommittee(LAMMPS *lmp) :
     Pair(lmp), nmax_buf(0), generation(++generation_counter), every(0), mean_forces(0), rel_f(0), rel_v(0), eps_f(0.0), eps_v(0.0),
     out_freq(0), out_append(0), fp(nullptr), last_out_step(-1), devi_flag(0), devi_request(0),
-    devi_step(-1), devi_atom(nullptr), nmax_devi(0)
+    devi_step(-1), devi_atom(nullptr), nmax_devi(0), restore_pending(0), restoring(0)
 {
-  restartinfo = 0;
+  restartinfo = 1;
   respa_enable = 0;
   one_coeff = 0;
   writedata = 0;
@@ -82,6 +87,20 @@ void PairCommittee::allocate()
   memory->create(cutghost, n + 1, n + 1, "pair:cutghost");
 }
 
+/* ----------------------------------------------------------------------
+   whether a member implements single().  deepmd-kit's styles keep LAMMPS's
+   default single_enable = 1 without overriding Pair::single(), which returns
+   0 for every pair: trusting the flag would report zero energies and forces
+------------------------------------------------------------------------- */
+
+static bool has_single(const std::string &style, const Pair *p)
+{
+  if (!p->single_enable) return false;
+  for (const char *name : {"deepmd", "deepspin"})
+    if (style == name) return false;
+  return true;
+}
+
 // LAMMPS's regex subset has no alternation: compare the suffixes directly
 static bool is_accelerated(const std::string &style)
 {
@@ -101,6 +120,11 @@ static bool is_accelerated(const std::string &style)
 void PairCommittee::settings(int narg, char **arg)
 {
   if (narg < 1) utils::missing_cmd_args(FLERR, "pair_style committee", error);
+
+  // what write_restart() stores: this command and the pair_coeff/pair_modify that follow
+  style_args.assign(arg, arg + narg);
+  command_log.clear();
+  restore_pending = 0;
 
   clear_members();
   if (allocated) {
@@ -208,11 +232,17 @@ void PairCommittee::settings(int narg, char **arg)
   if (out_freq > 0 && out_file.empty()) out_file = "model_devi.out";
 
   if (!out_file.empty() && comm->me == 0) {
-    fp = fopen(out_file.c_str(), out_append ? "a" : "w");
+    // a committee restored from a restart file continues its file (header if it is new)
+    fp = fopen(out_file.c_str(), (out_append || restoring) ? "a" : "w");
     if (!fp)
       error->one(FLERR, "Pair style committee: cannot open {}: {}", out_file,
                  utils::getsyserror());
-    if (!out_append) {
+    bool header = !out_append;
+    if (restoring) {
+      fseek(fp, 0, SEEK_END);
+      header = (ftell(fp) == 0);
+    }
+    if (header) {
       fprintf(fp, "#%11s%19s%19s%19s%19s%19s%19s\n", "step", "max_devi_v", "min_devi_v",
               "avg_devi_v", "max_devi_f", "min_devi_f", "avg_devi_f");
       fflush(fp);
@@ -236,7 +266,10 @@ void PairCommittee::set_flags_from_members()
   comm_reverse_off = 0;
   comm_reverse = 3 * n;    // all member force buffers travel in one reverse comm
   manybody_flag = no_virial_fdotr_compute = ghostneigh = finitecutflag = 0;
+  // single() is the driving members' (the leader's, or all with forces mean); without it
+  // compute pair/local, pair_write, compute group/group ... refuse the committee at init
   single_enable = 1;
+  member_single.assign(n, 0);
   int centroid = members[0]->centroidstressflag;
 
   for (int m = 0; m < n; m++) {
@@ -248,7 +281,8 @@ void PairCommittee::set_flags_from_members()
     if (p->no_virial_fdotr_compute) no_virial_fdotr_compute = 1;
     if (p->ghostneigh) ghostneigh = 1;
     if (p->finitecutflag) finitecutflag = 1;
-    if ((mean_forces || m == 0) && !p->single_enable) single_enable = 0;
+    member_single[m] = has_single(member_styles[m], p) ? 1 : 0;
+    if ((mean_forces || m == 0) && !member_single[m]) single_enable = 0;
     if (p->centroidstressflag != centroid) centroid = CENTROID_NOTAVAIL;
   }
   centroidstressflag = centroid;
@@ -293,6 +327,7 @@ void PairCommittee::coeff(int narg, char **arg)
     error->all(FLERR,
                "Incorrect args for pair coefficients: pair_coeff I J m args ... "
                "(m = committee member, 1-based)");
+  if (restore_pending) restore();    // this pair_coeff amends the restored committee
   if (members.empty()) error->all(FLERR, "Pair style committee has no members");
   if (!allocated) allocate();
 
@@ -311,6 +346,8 @@ void PairCommittee::coeff(int narg, char **arg)
   for (int i = 3; i < narg; i++) margs.push_back(arg[i]);
   in_member(m - 1, [&] { p->coeff(static_cast<int>(margs.size()), margs.data()); });
   generation = ++generation_counter;
+  command_log.emplace_back(1, "pair_coeff");
+  command_log.back().insert(command_log.back().end(), arg, arg + narg);
 
   // a type pair counts as set once any member has it; init_style() names
   // the member whose coefficients are missing
@@ -324,7 +361,15 @@ void PairCommittee::coeff(int narg, char **arg)
 
 void PairCommittee::init_style()
 {
+  if (restore_pending) restore();
   if (members.empty()) error->all(FLERR, "Pair style committee has no members");
+
+  // rRESPA would split each member into inner/middle/outer parts, and fix sentry's requests
+  // come through pre_force(), which rRESPA does not call: refused rather than half-supported
+  if (update->whichflag == 1 && utils::strmatch(update->integrate_style, "^respa"))
+    error->all(FLERR,
+               "Pair style committee does not support rRESPA (run_style {}): use run_style verlet",
+               update->integrate_style);
   const int n = atom->ntypes;
   for (int m = 0; m < nmembers(); m++) {
     Pair *p = members[m];
@@ -340,6 +385,19 @@ void PairCommittee::init_style()
     member_seen_step[m] = -1;    // a fresh neighbor list is coming
   }
   set_flags_from_members();
+
+  // the computes that call single() would refuse the committee with LAMMPS's generic
+  // "Pair style does not support ..." at their init: say which member lacks it
+  if (!single_enable) {
+    int m = 0;
+    while (m < nmembers() && member_single[m]) m++;
+    for (const char *style : {"^pair/local$", "^group/group$"})
+      for (auto *c : modify->get_compute_by_style(style))
+        error->all(FLERR,
+                   "Compute {} ({}) needs single() of pair style committee, which committee "
+                   "member {} ({}) does not implement",
+                   c->id, c->style, m + 1, member_styles[m]);
+  }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -387,8 +445,141 @@ void PairCommittee::finish()
 
 void PairCommittee::modify_params(int narg, char **arg)
 {
+  if (restore_pending) restore();
   Pair::modify_params(narg, arg);
   for (auto *p : members) p->modify_params(narg, arg);
+  command_log.emplace_back(1, "pair_modify");
+  command_log.back().insert(command_log.back().end(), arg, arg + narg);
+}
+
+/* ----------------------------------------------------------------------
+   restart files: pair_style committee, pair_coeff and pair_modify as given.
+   LAMMPS's restart interface stores no settings for some member styles
+   (deepmd-kit keeps its model files in them), so the committee stores its
+   own commands and replays them.  Called on rank 0 only.
+------------------------------------------------------------------------- */
+
+static void write_strings(FILE *fp, const std::vector<std::string> &strings)
+{
+  const int n = static_cast<int>(strings.size());
+  fwrite(&n, sizeof(int), 1, fp);
+  for (const auto &str : strings) {
+    const int len = static_cast<int>(str.size()) + 1;
+    fwrite(&len, sizeof(int), 1, fp);
+    fwrite(str.c_str(), sizeof(char), len, fp);
+  }
+}
+
+void PairCommittee::write_restart(FILE *fp)
+{
+  fwrite(&RESTART_VERSION, sizeof(int), 1, fp);
+  write_strings(fp, style_args);
+  const int ncmd = static_cast<int>(command_log.size());
+  fwrite(&ncmd, sizeof(int), 1, fp);
+  for (const auto &cmd : command_log) write_strings(fp, cmd);
+}
+
+/* ----------------------------------------------------------------------
+   rank 0 reads, every rank receives.  The members are only created when
+   the committee is first needed (the next run, pair_coeff or pair_modify):
+   a pair_style committee after read_restart replaces it without reading
+   the old model files, which may be gone
+------------------------------------------------------------------------- */
+
+void PairCommittee::read_restart(FILE *fp)
+{
+  const int me = comm->me;
+  auto read_int = [&]() {
+    int value = 0;
+    if (me == 0) utils::sfread(FLERR, &value, sizeof(int), 1, fp, nullptr, error);
+    MPI_Bcast(&value, 1, MPI_INT, 0, world);
+    return value;
+  };
+  auto read_strings = [&]() {
+    const int n = read_int();
+    if (n < 0) error->all(FLERR, "Pair style committee: corrupt restart file");
+    std::vector<std::string> strings(n);
+    for (auto &str : strings) {
+      const int len = read_int();
+      if (len < 1) error->all(FLERR, "Pair style committee: corrupt restart file");
+      std::vector<char> buf(len);
+      if (me == 0) utils::sfread(FLERR, buf.data(), sizeof(char), len, fp, nullptr, error);
+      MPI_Bcast(buf.data(), len, MPI_CHAR, 0, world);
+      buf[len - 1] = '\0';
+      str = buf.data();
+    }
+    return strings;
+  };
+
+  const int version = read_int();
+  if (version != RESTART_VERSION)
+    error->all(FLERR, "Pair style committee: restart file layout {} is not {}", version,
+               RESTART_VERSION);
+  auto args = read_strings();
+  const int ncmd = read_int();
+  if (ncmd < 0) error->all(FLERR, "Pair style committee: corrupt restart file");
+  std::vector<std::vector<std::string>> log(ncmd);
+  for (auto &cmd : log) cmd = read_strings();
+
+  style_args = std::move(args);
+  command_log = std::move(log);
+  restore_pending = 1;
+
+  // Pair::init() wants coefficients before it calls init_style(), which creates the members
+  if (!allocated) allocate();
+  for (int i = 1; i <= atom->ntypes; i++)
+    for (int j = i; j <= atom->ntypes; j++) setflag[i][j] = 1;
+}
+
+/* ----------------------------------------------------------------------
+   replay the commands read from a restart file, collectively
+------------------------------------------------------------------------- */
+
+void PairCommittee::restore()
+{
+  const auto args = style_args;
+  const auto log = command_log;
+  restore_pending = 0;
+  restoring = 1;
+
+  auto replay = [&](const std::vector<std::string> &words, int first, auto call) {
+    std::vector<std::string> copy(words.begin() + first, words.end());
+    std::vector<char *> ptrs;
+    for (auto &word : copy) ptrs.push_back(word.data());
+    ptrs.push_back(nullptr);
+    call(static_cast<int>(copy.size()), ptrs.data());
+  };
+
+  std::string what = "pair_style committee " + utils::join_words(args, " ");
+  try {
+    replay(args, 0, [&](int n, char **a) { settings(n, a); });
+    for (const auto &cmd : log) {
+      if (cmd.empty()) continue;
+      what = utils::join_words(cmd, " ");
+      if (cmd[0] == "pair_coeff")
+        replay(cmd, 1, [&](int n, char **a) { coeff(n, a); });
+      else if (cmd[0] == "pair_modify")
+        replay(cmd, 1, [&](int n, char **a) { modify_params(n, a); });
+      else
+        error->all(FLERR, "Pair style committee: corrupt restart file ({})", cmd[0]);
+    }
+  } catch (LAMMPSAbortException &) {
+    restoring = 0;
+    // raised on one rank only (e.g. a missing potential file): re-raising collectively
+    // would hang, so only this rank says where it came from
+    utils::logmesg(lmp, "Pair style committee from the restart file: '{}' failed\n", what);
+    throw;
+  } catch (LAMMPSException &e) {
+    restoring = 0;
+    std::string msg = e.what();
+    if (msg.compare(0, 7, "ERROR: ") == 0) msg.erase(0, 7);
+    msg = msg.substr(0, msg.find('\n'));
+    error->all(FLERR,
+               "Pair style committee from the restart file, '{}': {} (or re-specify "
+               "pair_style committee and its pair_coeff after read_restart)",
+               what, msg);
+  }
+  restoring = 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -396,11 +587,19 @@ void PairCommittee::modify_params(int narg, char **arg)
 double PairCommittee::single(int i, int j, int itype, int jtype, double rsq, double factor_coul,
                              double factor_lj, double &fforce)
 {
-  if (!mean_forces) return members[0]->single(i, j, itype, jtype, rsq, factor_coul, factor_lj, fforce);
-  const double w = 1.0 / nmembers();
+  // the members that drive the dynamics, each only inside its own cutoff (callers test
+  // rsq against the committee's cutoff, the largest of all members), as PairHybrid::single
+  const int n = mean_forces ? nmembers() : 1;
+  const double w = 1.0 / n;
   double eng = 0.0;
   fforce = 0.0;
-  for (auto *p : members) {
+  for (int m = 0; m < n; m++) {
+    Pair *p = members[m];
+    if (rsq >= p->cutsq[itype][jtype]) continue;
+    // callers check single_enable (0 then) collectively at init; never return a silent 0
+    if (!member_single[m])
+      error->one(FLERR, "Committee member {} ({}) does not support single()", m + 1,
+                 member_styles[m]);
     double fone = 0.0;
     eng += w * p->single(i, j, itype, jtype, rsq, factor_coul, factor_lj, fone);
     fforce += w * fone;
@@ -482,8 +681,11 @@ void PairCommittee::compute_all_members(int eflag, int vflag, bool devi_now)
   int eflag_m = eflag, vflag_m = vflag;
   if (ev_now) {
     eflag_m |= ENERGY_GLOBAL;
+    // the virial style Integrate::ev_setup() would choose: F dot r needs the forces on
+    // ghost atoms, which a member only computes with newton pair on; with newton off the
+    // members tally the virial pairwise
     if (!(vflag_m & (VIRIAL_PAIR | VIRIAL_FDOTR)))
-      vflag_m |= no_virial_fdotr_compute ? VIRIAL_PAIR : VIRIAL_FDOTR;
+      vflag_m |= (force->newton_pair && !no_virial_fdotr_compute) ? VIRIAL_FDOTR : VIRIAL_PAIR;
   }
 
   double **f = atom->f;

@@ -36,6 +36,8 @@ class PairCommittee : public Pair {
   void finish() override;
   void modify_params(int, char **) override;
   double single(int, int, int, int, double, double, double, double &) override;
+  void write_restart(FILE *) override;
+  void read_restart(FILE *) override;
 
   int pack_reverse_comm(int, int, double *) override;
   void unpack_reverse_comm(int, int *, double *) override;
@@ -61,6 +63,7 @@ class PairCommittee : public Pair {
   std::vector<std::string> member_styles;
   std::vector<double **> fbuf;    // per-member forces, nmax x 3
   std::vector<bigint> member_seen_step;    // last step a member was evaluated
+  std::vector<int> member_single;          // 1 if the member implements single()
   int nmax_buf;
   bigint generation;
   static bigint generation_counter;    // shared by all instances, so a new committee differs too
@@ -82,6 +85,15 @@ class PairCommittee : public Pair {
   double *devi_atom;
   int nmax_devi;
 
+  // restart: the committee is re-created from its own commands.  Members keep their
+  // settings (model file names, ...) in their arguments, which LAMMPS's restart
+  // interface does not store for every style (deepmd-kit writes nothing)
+  std::vector<std::string> style_args;                  // pair_style committee arguments
+  std::vector<std::vector<std::string>> command_log;    // {"pair_coeff"|"pair_modify", args}
+  int restore_pending;    // read from a restart file, members not created yet
+  int restoring;          // replaying the commands of a restart file
+
+  void restore();
   void allocate();
   template <typename Call> void in_member(int, Call);
   void clear_members();

