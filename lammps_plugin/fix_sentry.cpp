@@ -36,7 +36,8 @@ FixSentry::FixSentry(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), source(COMMITTEE), source_index(0), haltflag(1), pair(nullptr),
     compute(nullptr), ivar(-1), ntrusted(0), ncandidate(0), nabove(0), last_trusted_step(-1),
     last_step(-1), last_generation(-1), last_value(0.0), last_atom(0), halted(0), halt_step(-1),
-    run_over(1), pending_step(-1), pending_generation(-1), logfp(nullptr), framesfp(nullptr)
+    run_over(1), ended_first(-1), ended_last(-1), ended_nsteps(-1), pending_step(-1),
+    pending_generation(-1), logfp(nullptr), framesfp(nullptr)
 {
   if (narg < 6) utils::missing_cmd_args(FLERR, "fix sentry", error);
 
@@ -278,6 +279,11 @@ void FixSentry::post_run()
   // continue semantics: the next run command starts normally
   if (halted) timer->reset_timeout();
   run_over = 1;
+  // the commands of `run N every M` follow this call while update->whichflag still says a
+  // run is on: compute_vector() starts a new run only once LAMMPS has set one up
+  ended_first = update->firststep;
+  ended_last = update->laststep;
+  ended_nsteps = update->nsteps;
 
   // the halt of a run 0 is owed to the next run, which stops at once.  A `run N pre no`
   // would take its first step before any hook of this fix; first_update = 0 makes LAMMPS
@@ -476,12 +482,26 @@ void FixSentry::write_frame(bigint step, double value, int status)
   fflush(framesfp);
 }
 
-/* ---------------------------------------------------------------------- */
+/* ----------------------------------------------------------------------
+   whether LAMMPS has set up another run since post_run(): the run command
+   sets firststep, laststep and nsteps for every run (each chunk of
+   `run N every M` too), and a run that halted took fewer steps than it was
+   given (nsteps says how many), so one of the three differs even when the
+   new run starts where a run halted before its first step
+------------------------------------------------------------------------- */
+
+bool FixSentry::new_run_started() const
+{
+  return update->whichflag &&
+      (update->firststep != ended_first || update->laststep != ended_last ||
+       update->nsteps != ended_nsteps);
+}
 
 double FixSentry::compute_vector(int i)
 {
-  // e.g. thermo output at the start of a `run N pre no`, before any other hook
-  if (run_over && update->whichflag) start_run();
+  // e.g. thermo output at the start of a `run N pre no`, before any other hook; not the
+  // commands of `run N every M`, which see the run that just ended
+  if (run_over && new_run_started()) start_run();
   switch (i) {
     case 0:
       return last_value;

@@ -64,6 +64,7 @@ class FixSentry : public Fix {
   int halted;
   bigint halt_step;
   int run_over;    // post_run() was called: the next hook inside a run starts a new one
+  bigint ended_first, ended_last, ended_nsteps;    // the run post_run() ended
   // a halt found by the setup of a run 0 (no step to stop), owed to the next run
   bigint pending_step, pending_generation;
 
@@ -73,6 +74,7 @@ class FixSentry : public Fix {
 
   void find_source();
   void start_run();
+  bool new_run_started() const;
   void halt(bigint, double, tagint, bigint, const char *);
   void request();
   void check();

@@ -24,7 +24,8 @@ using namespace LAMMPS_NS;
 bigint PairCommittee::generation_counter = 0;
 
 // layout of the committee's section of a restart file
-static constexpr int RESTART_VERSION = 1;
+// (2: the flags LAMMPS reads before the members are rebuilt follow the commands)
+static constexpr int RESTART_VERSION = 2;
 
 /* ---------------------------------------------------------------------- */
 
@@ -88,16 +89,19 @@ void PairCommittee::allocate()
 }
 
 /* ----------------------------------------------------------------------
-   whether a member implements single().  deepmd-kit's styles keep LAMMPS's
-   default single_enable = 1 without overriding Pair::single(), which returns
-   0 for every pair: trusting the flag would report zero energies and forces
+   whether a member implements single().  deepmd-kit's styles (deepmd,
+   deepspin, dpa4spin, ...) keep LAMMPS's default single_enable = 1 without
+   overriding Pair::single(), which returns 0 for every pair: trusting the
+   flag would report zero energies and forces.  They are known by name; any
+   other style that leaves the flag on without implementing single() cannot
+   be told apart from one that implements it
 ------------------------------------------------------------------------- */
 
 static bool has_single(const std::string &style, const Pair *p)
 {
   if (!p->single_enable) return false;
-  for (const char *name : {"deepmd", "deepspin"})
-    if (style == name) return false;
+  for (const char *prefix : {"deepmd", "deepspin", "dpa"})
+    if (style.compare(0, strlen(prefix), prefix) == 0) return false;
   return true;
 }
 
@@ -119,7 +123,18 @@ static bool is_accelerated(const std::string &style)
 
 void PairCommittee::settings(int narg, char **arg)
 {
+  // pair_style hybrid (and its variants) gives a sub-style the arguments up to the next
+  // known pair style name: a committee there would receive none of its members
+  if (force->pair != this)
+    error->all(FLERR,
+               "Pair style committee cannot be a sub-style of pair style {}: that style ends "
+               "the committee's arguments at its first member's style name",
+               force->pair_style ? force->pair_style : "?");
   if (narg < 1) utils::missing_cmd_args(FLERR, "pair_style committee", error);
+
+  // a committee read from a restart file and not rebuilt yet is replaced: the flags it
+  // took from the file (its pair_modify settings included) go with it
+  if (restore_pending) set_early_flags(unrestored_flags);
 
   // what write_restart() stores: this command and the pair_coeff/pair_modify that follow
   style_args.assign(arg, arg + narg);
@@ -470,6 +485,31 @@ static void write_strings(FILE *fp, const std::vector<std::string> &strings)
   }
 }
 
+/* ----------------------------------------------------------------------
+   what LAMMPS reads from the pair style before Pair::init() calls
+   init_style(), where a restored committee is rebuilt at the latest:
+   Integrate::init() reads compute_flag, KSpace::init() (which Force::init()
+   runs before Pair::init()) the long-range compatibility flags, pair_write
+   single_enable before it initializes anything, Pair::init() offset_flag,
+   tail_flag and manybody_flag.  The restart file stores them as they were
+   when it was written, so the committee answers correctly before its
+   members exist.
+------------------------------------------------------------------------- */
+
+std::vector<int *> PairCommittee::early_flags()
+{
+  return {&compute_flag, &offset_flag, &tail_flag, &single_enable, &manybody_flag,
+          &no_virial_fdotr_compute, &ghostneigh, &finitecutflag, &centroidstressflag,
+          &ewaldflag, &pppmflag, &msmflag, &dispersionflag, &tip4pflag, &dipoleflag,
+          &spinflag};
+}
+
+void PairCommittee::set_early_flags(const std::vector<int> &values)
+{
+  const auto flags = early_flags();
+  for (size_t k = 0; k < flags.size() && k < values.size(); k++) *flags[k] = values[k];
+}
+
 void PairCommittee::write_restart(FILE *fp)
 {
   fwrite(&RESTART_VERSION, sizeof(int), 1, fp);
@@ -477,13 +517,19 @@ void PairCommittee::write_restart(FILE *fp)
   const int ncmd = static_cast<int>(command_log.size());
   fwrite(&ncmd, sizeof(int), 1, fp);
   for (const auto &cmd : command_log) write_strings(fp, cmd);
+  const auto flags = early_flags();
+  const int nflags = static_cast<int>(flags.size());
+  fwrite(&nflags, sizeof(int), 1, fp);
+  for (const int *flag : flags) fwrite(flag, sizeof(int), 1, fp);
 }
 
 /* ----------------------------------------------------------------------
    rank 0 reads, every rank receives.  The members are only created when
-   the committee is first needed (the next run, pair_coeff or pair_modify):
-   a pair_style committee after read_restart replaces it without reading
-   the old model files, which may be gone
+   the committee is first needed -- any initialization (run, minimize,
+   write_restart, write_data, pair_write, ...), a KSpace style's request for
+   the Coulomb cutoff, pair_coeff or pair_modify: a pair_style committee
+   after read_restart replaces it without reading the old model files,
+   which may be gone
 ------------------------------------------------------------------------- */
 
 void PairCommittee::read_restart(FILE *fp)
@@ -513,17 +559,29 @@ void PairCommittee::read_restart(FILE *fp)
 
   const int version = read_int();
   if (version != RESTART_VERSION)
-    error->all(FLERR, "Pair style committee: restart file layout {} is not {}", version,
-               RESTART_VERSION);
+    error->all(FLERR,
+               "Pair style committee: restart file layout {} is not {} (written by another "
+               "version of the mdsentry plugin)",
+               version, RESTART_VERSION);
   auto args = read_strings();
   const int ncmd = read_int();
   if (ncmd < 0) error->all(FLERR, "Pair style committee: corrupt restart file");
   std::vector<std::vector<std::string>> log(ncmd);
   for (auto &cmd : log) cmd = read_strings();
+  const int nflags = read_int();
+  if (nflags != static_cast<int>(early_flags().size()))
+    error->all(FLERR, "Pair style committee: corrupt restart file");
+  std::vector<int> values(nflags);
+  for (int &value : values) value = read_int();
 
   style_args = std::move(args);
   command_log = std::move(log);
   restore_pending = 1;
+
+  // the flags of the stored committee until it is rebuilt (or replaced: then those of a new one)
+  unrestored_flags.clear();
+  for (const int *flag : early_flags()) unrestored_flags.push_back(*flag);
+  set_early_flags(values);
 
   // Pair::init() wants coefficients before it calls init_style(), which creates the members
   if (!allocated) allocate();
@@ -903,6 +961,10 @@ void *PairCommittee::extract(const char *name, int &dim)
     dim = 0;
     return &devi_flag;
   }
+  // KSpace::init() asks for the Coulomb cutoff before Pair::init(): the leader's, so a
+  // committee read from a restart file is rebuilt here (collectively, as kspace and fix
+  // adapt call extract() on every rank)
+  if (restore_pending) restore();
   if (members.empty()) return nullptr;
   return members[0]->extract(name, dim);
 }

@@ -92,8 +92,11 @@ class PairCommittee : public Pair {
   std::vector<std::vector<std::string>> command_log;    // {"pair_coeff"|"pair_modify", args}
   int restore_pending;    // read from a restart file, members not created yet
   int restoring;          // replaying the commands of a restart file
+  std::vector<int> unrestored_flags;    // early_flags() before read_restart set them
 
   void restore();
+  std::vector<int *> early_flags();
+  void set_early_flags(const std::vector<int> &);
   void allocate();
   template <typename Call> void in_member(int, Call);
   void clear_members();

@@ -247,21 +247,66 @@ run 0""")
     assert np.allclose(force, expect_f, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("case", ["plain", "kspace"])
 @pytest.mark.parametrize("nprocs", [1, 2])
-def test_restart_restores_the_committee(tmp_path, nprocs):
+def test_restart_restores_the_committee(tmp_path, nprocs, case):
     """read_restart brings back pair_style committee with its keywords, members, their
     pair_coeff and pair_modify: 10 + 10 steps through a restart file equal 20 steps in one
-    run; model_devi.out is continued (one header)."""
-    run_mpi(nprocs, [sys.executable, worker("plugin_restart.py"), "--dir", str(tmp_path)])
-    d = dict(np.load(tmp_path / f"restart_{nprocs}.npz"))
+    run; model_devi.out is continued (one header).  kspace: lj/cut/coul/long members with
+    kspace_style ewald given again after read_restart -- KSpace::init() runs before
+    Pair::init() and needs the committee's Ewald flag and the leader's Coulomb cutoff."""
+    run_mpi(nprocs, [sys.executable, worker("plugin_restart.py"), "--dir", str(tmp_path),
+                     "--case", case])
+    tag = f"{nprocs}" if case == "plain" else f"{case}_{nprocs}"
+    d = dict(np.load(tmp_path / f"restart_{tag}.npz"))
     assert d["restored_step"] == d["straight_step"] == 20
     assert close(d["restored_x"], d["straight_x"], 1e-10)
     assert close(d["restored_f"], d["straight_f"], 1e-10)
     assert d["restored_pe"] == pytest.approx(d["straight_pe"], rel=1e-10)  # shift yes too
     assert close(d["restored_devi"], d["straight_devi"], 1e-10)
-    lines = (tmp_path / f"devi_{nprocs}.out").read_text().splitlines()
+    assert d["straight_devi"][0] > 1e-3  # the members differ
+    lines = (tmp_path / f"devi_{tag}.out").read_text().splitlines()
     assert lines[0] == DEEPMD_HEADER and sum(line.startswith("#") for line in lines) == 1
     assert [int(r.split()[0]) for r in lines[1:]] == [0, 5, 10, 10, 15, 20]
+
+
+def test_restart_pair_modify_compute_no(tmp_path):
+    """Integrate::init() reads the pair style's compute flag before Pair::init() rebuilds
+    a restored committee: `pair_modify compute no` holds for the first run after
+    read_restart too (no pair energy, no pair forces); `pair_modify compute yes` then
+    amends the restored committee, and a new pair_style committee replaces it with its
+    pair_modify settings."""
+    from mdsentry.lmp import lammps
+
+    lmp = lammps()
+    lmp.commands_string(LJ_CRYSTAL + f"""displace_atoms all random 0.05 0.05 0.05 48211 units box
+pair_style committee lj/cut 2.5 lj/cut 2.5
+pair_coeff 1 1 1 1.0 1.0
+pair_coeff 1 1 2 1.2 1.0
+pair_modify compute no
+run 0
+write_restart {tmp_path}/nocompute.restart""")
+    assert lmp.get_thermo("pe") == 0.0
+    lmp.close()
+
+    lmp = lammps()
+    lmp.commands_string(f"read_restart {tmp_path}/nocompute.restart\nrun 0")
+    f = np.array(lmp.gather_atoms("f", 1, 3))
+    assert lmp.get_thermo("pe") == 0.0 and not f.any()
+    lmp.commands_string("pair_modify compute yes\nrun 0")
+    pe = lmp.get_thermo("pe")
+    assert pe < -5.0
+    lmp.close()
+
+    # a pair_style committee replaces the restored committee, its pair_modify settings too
+    lmp = lammps()
+    lmp.commands_string(f"""read_restart {tmp_path}/nocompute.restart
+pair_style committee lj/cut 2.5 lj/cut 2.5
+pair_coeff 1 1 1 1.0 1.0
+pair_coeff 1 1 2 1.2 1.0
+run 0""")
+    assert lmp.get_thermo("pe") == pytest.approx(pe, rel=1e-12)
+    lmp.close()
 
 
 def test_restart_replaced_committee_reads_no_old_files(tmp_path, eam_pair):

@@ -64,6 +64,13 @@ CASES = {
     "sentry rRESPA": ("pair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0\nvariable d equal 0.0\n"
                       "fix s all sentry 10 0.1 0.5 source v_d\nrun_style respa 2 2\nrun 1",
                       r"Fix sentry s does not support rRESPA \(run_style respa\)"),
+    # hybrid ends a sub-style's arguments at the next pair style name: the committee would
+    # get none of its members (quoted, they reach it as one word)
+    "committee in hybrid": ("pair_style hybrid committee lj/cut 2.5 lj/cut 2.5",
+                            "Pair style committee cannot be a sub-style of pair style hybrid:"),
+    "committee in hybrid/overlay": ('pair_style hybrid/overlay lj/cut 2.5 committee every 10 '
+                                    '"lj/cut 2.5 lj/cut 2.5"', "Pair style committee cannot be "
+                                    "a sub-style of pair style hybrid/overlay:"),
 }
 
 
@@ -89,7 +96,7 @@ def run_deck(tmp_path, text, nprocs=2, name="in.bad"):
 
 @pytest.mark.parametrize("name", ["member index too large", "sentry lo > hi",
                                   "member without coeffs", "sentry not a committee",
-                                  "committee rRESPA", "sentry rRESPA"])
+                                  "committee rRESPA", "sentry rRESPA", "committee in hybrid"])
 def test_error_on_two_ranks_no_hang(tmp_path, name):
     script, pattern = CASES[name]
     proc = run_deck(tmp_path, SYSTEM + script + "\nrun 10\n")
@@ -173,3 +180,121 @@ def test_restored_committee_missing_file_two_ranks_no_hang(tmp_path, eam_pair):
     out = proc.stdout + proc.stderr
     assert re.search(r"ERROR.*gone\.eam\.alloy", out)
     assert "Pair style committee from the restart file: 'pair_coeff * * 1 " in out
+
+
+def test_single_refused_after_restart(tmp_path):
+    """pair_write checks single_enable before it initializes anything: a committee read
+    from a restart file answers with the flag of the committee that was written (its
+    deepmd leader has no single()), before its members are rebuilt."""
+    from mdsentry.lmp import lammps
+
+    script, _ = SINGLE["deepmd leader"]
+    lmp = lammps(deepmd=True)
+    lmp.commands_string(CU + script + f"\nrun 0\nwrite_restart {tmp_path}/dp.restart")
+    lmp.close()
+    for restored in (False, True):
+        lmp = lammps(deepmd=True)
+        lmp.commands_string(f"read_restart {tmp_path}/dp.restart" if restored else CU + script)
+        with pytest.raises(Exception, match="Pair style committee does not support pair_write"):
+            lmp.command(f"pair_write 1 1 50 r 2.0 4.0 {tmp_path}/table.txt CU")
+        lmp.close()
+
+
+# a pair style named like one of deepmd-kit's (dpa4spin) that, like them, keeps
+# single_enable = 1 without implementing single(); it adds no forces
+FAKE_ML = r"""
+#include "lammpsplugin.h"
+
+#include "atom.h"
+#include "memory.h"
+#include "neighbor.h"
+#include "pair.h"
+
+using namespace LAMMPS_NS;
+
+namespace {
+class PairFakeML : public Pair {
+ public:
+  PairFakeML(LAMMPS *lmp) : Pair(lmp) {}
+  ~PairFakeML() override
+  {
+    if (allocated) {
+      memory->destroy(setflag);
+      memory->destroy(cutsq);
+    }
+  }
+  void compute(int eflag, int vflag) override { ev_init(eflag, vflag); }
+  void settings(int, char **) override {}
+  void coeff(int, char **) override
+  {
+    const int n = atom->ntypes;
+    if (!allocated) {
+      allocated = 1;
+      memory->create(setflag, n + 1, n + 1, "fake:setflag");
+      memory->create(cutsq, n + 1, n + 1, "fake:cutsq");
+    }
+    for (int i = 1; i <= n; i++)
+      for (int j = i; j <= n; j++) setflag[i][j] = 1;
+  }
+  void init_style() override { neighbor->add_request(this); }
+  double init_one(int, int) override { return 3.0; }
+};
+
+Pair *creator(LAMMPS *lmp) { return new PairFakeML(lmp); }
+}    // namespace
+
+extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
+{
+  lammpsplugin_t plugin;
+  plugin.version = VERSION;
+  plugin.style = "pair";
+  plugin.name = "dpa4spin";
+  plugin.info = "mdsentry test: single_enable without single()";
+  plugin.author = "mdsentry tests";
+  plugin.creator.v1 = (lammpsplugin_factory1 *) &creator;
+  plugin.handle = handle;
+  ((lammpsplugin_regfunc) regfunc)(&plugin, lmp);
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def fake_ml_plugin(tmp_path_factory):
+    """FAKE_ML built against the installed LAMMPS headers, as the mdsentry plugin is."""
+    import shutil
+    import sys
+
+    cxx = shutil.which("c++") or shutil.which("g++")
+    if cxx is None:
+        pytest.skip("no C++ compiler")
+    root = os.path.dirname(HERE)
+    found = subprocess.run([sys.executable, os.path.join(root, "lammps_plugin", "find_lammps.py")],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    headers, version, mpi_include, _ = found.split(";")
+    d = tmp_path_factory.mktemp("fake_ml")
+    (d / "fake_ml.cpp").write_text(FAKE_ML)
+    lib = d / "fakemlplugin.so"
+    subprocess.run([cxx, "-std=c++17", "-shared", "-fPIC", "-O0", "-DLAMMPS_SMALLBIG",
+                    f'-DVERSION="{version}"', "-I", os.path.join(root, "lammps_plugin", "compat"),
+                    "-I", headers, "-I", mpi_include, str(d / "fake_ml.cpp"), "-o", str(lib),
+                    "-Wl,--allow-shlib-undefined"], check=True, capture_output=True, text=True)
+    return lib
+
+
+@pytest.mark.parametrize("forces", ["leader", "mean"])
+def test_single_refused_for_deepmd_family_names(fake_ml_plugin, forces):
+    """deepmd-kit's styles are known by name prefix (deepmd, deepspin, dpa...): a dpa4spin
+    member without single() is refused, not read as zero energies and forces."""
+    from mdsentry.lmp import lammps
+
+    members, m = ("dpa4spin lj/cut 2.5", 1) if forces == "leader" else ("lj/cut 2.5 dpa4spin", 2)
+    lmp = lammps()
+    lmp.command(f"plugin load {fake_ml_plugin}")
+    lmp.commands_string(SYSTEM + f"""pair_style committee forces {forces} {members}
+pair_coeff * * {m}
+pair_coeff 1 1 {3 - m} 1.0 1.0
+""")
+    with pytest.raises(Exception, match=r"Compute pl \(pair/local\) needs single\(\) of pair "
+                       rf"style committee, which committee member {m} \(dpa4spin\) does not"):
+        lmp.commands_string("compute pl all pair/local dist eng\nrun 0")
+    lmp.close()

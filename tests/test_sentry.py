@@ -175,3 +175,27 @@ def test_halt_of_run0_after_swap_stops_the_next_run(runs, pre, nprocs):
     above = [out[k]["vector"][5] for k in ("trusted", "swap", "owed", "continued")]
     assert above == [0, 1, 1, 2]  # the frame of step 50 is counted once
     assert blocks[-2] == [[50, 1, 50]] and blocks[-1] == [[50, 0, -1], [55, 1, 55]]
+
+
+@pytest.mark.parametrize("pre", ["yes", "no"])
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_halt_flag_in_run_every_commands(tmp_path, pre, nprocs):
+    """`run N every M "command"`: the commands run after each chunk has ended (post_run)
+    while LAMMPS still counts the run as on; they see the chunk that just ended, halted or
+    not.  Each chunk is a run of its own: its thermo output starts with 0 and -1, also
+    after a chunk that halted in its setup without a step (same first and last step)."""
+    run_mpi(nprocs, [sys.executable, worker("plugin_sentry_every.py"), "--pre", pre,
+                     "--dir", str(tmp_path)])
+    tag = f"every_{pre}_{nprocs}"
+    rows = [line.split() for line in open(tmp_path / f"{tag}.txt") if not line.startswith("#")]
+    seen = [(r[0], int(r[1]), int(float(r[2])), int(float(r[3]))) for r in rows]
+    assert seen == [("variable", 10, 1, 10), ("variable", 15, 1, 15),
+                    ("variable", 25, 0, -1), ("variable", 35, 0, -1),
+                    ("setup", 35, 1, 35), ("setup", 40, 1, 40)]
+    assert thermo_blocks(tmp_path / f"{tag}.log") == [
+        [[0, 0, -1], [5, 0, -1], [10, 1, 10]],
+        [[10, 0, -1], [15, 1, 15]],
+        [[15, 0, -1], [20, 0, -1], [25, 0, -1]],
+        [[25, 0, -1], [30, 0, -1], [35, 0, -1]],
+        [[35, 1, 35]],
+        [[35, 0, -1], [40, 1, 40]]]
