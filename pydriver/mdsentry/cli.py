@@ -7,6 +7,8 @@ import argparse
 import os
 import sys
 
+from mdsentry.logs import rest_to
+
 
 def _repo_inputs():
     here = os.path.dirname(os.path.abspath(__file__))
@@ -29,6 +31,7 @@ def cmd_demo(args):
     if state["stage"] == "done":
         for path in plot_run(cfg["workdir"]):
             print(f"wrote {path}")
+    rest_to(os.path.join(cfg["workdir"], "mdsentry.log"))
     return 0
 
 
@@ -129,6 +132,7 @@ def cmd_run(args):
 
         for path in plot_run(cfg["workdir"]):
             print(f"wrote {path}")
+    rest_to(os.path.join(cfg["workdir"], "mdsentry.log"))
     return 0
 
 

@@ -21,14 +21,23 @@ LIBRARIES = ("deepmd", "torch", "e3nn", "chgnet", "matplotlib", "h5py")
 
 
 def libraries_to(logfile):
-    """Send the libraries' log records (warnings included) to ``logfile`` only."""
+    """Send the libraries' log records (warnings included) to ``logfile`` only.
+
+    torch installs its own stderr handler on the "torch" logger when it is imported
+    (``torch._logging``), so torch is imported first and its handlers replaced.
+    """
+    try:
+        import torch  # noqa: F401 - sets up torch's handlers, replaced below
+    except ImportError:
+        pass
     handler = logging.FileHandler(logfile)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
     for name in LIBRARIES:
         log = logging.getLogger(name)
-        for old in [h for h in log.handlers if getattr(h, "mdsentry", False)]:
+        for old in list(log.handlers):
             log.removeHandler(old)
-            old.close()
+            if getattr(old, "mdsentry", False):
+                old.close()
         handler.mdsentry = True
         log.addHandler(handler)
         log.propagate = False
@@ -55,3 +64,15 @@ def output_to(path):
         os.dup2(saved[1], 2)
         for fd in (*saved, target):
             os.close(fd)
+
+
+def rest_to(path):
+    """From here to the end of the process, stdout and stderr go to ``path``: called when
+    a verb has said everything, so that library destructors at exit (deepmd's CUDA stub
+    reports a missing libcudart on CPU machines) do not end the user's output."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(target, 1)
+    os.dup2(target, 2)
+    os.close(target)
