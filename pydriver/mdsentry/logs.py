@@ -15,9 +15,13 @@ import ctypes
 import logging
 import os
 import sys
+import threading
 
 # Python loggers of the libraries the driver calls, sent to the run's log
 LIBRARIES = ("deepmd", "torch", "e3nn", "chgnet", "matplotlib", "h5py")
+
+
+_SINK = None  # the run's log once ``libraries_to`` named it
 
 
 def libraries_to(logfile):
@@ -30,6 +34,8 @@ def libraries_to(logfile):
         import torch  # noqa: F401 - sets up torch's handlers, replaced below
     except ImportError:
         pass
+    global _SINK
+    _SINK = logfile
     handler = logging.FileHandler(logfile)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
     for name in LIBRARIES:
@@ -43,27 +49,44 @@ def libraries_to(logfile):
         log.propagate = False
 
 
+_LOCK = threading.Lock()
+_ACTIVE = {"depth": 0, "saved": None}
+
+
 @contextlib.contextmanager
 def output_to(path):
     """Within the block, what this process writes to its stdout and stderr file
-    descriptors -- C and C++ libraries included -- is appended to ``path``."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    libc = ctypes.CDLL(None)
-    saved = [os.dup(1), os.dup(2)]
-    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    descriptors -- C and C++ libraries included -- is appended to ``path``.
+
+    File descriptors belong to the process: blocks that overlap (committee members
+    validated in threads) share one redirection, which the first opens and the last
+    closes (the first block's path is used)."""
+    with _LOCK:
+        if _ACTIVE["depth"] == 0:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            saved = [os.dup(1), os.dup(2)]
+            target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            os.dup2(target, 1)
+            os.dup2(target, 2)
+            os.close(target)
+            _ACTIVE["saved"] = saved
+        _ACTIVE["depth"] += 1
     try:
-        os.dup2(target, 1)
-        os.dup2(target, 2)
         yield
     finally:
-        libc.fflush(None)  # C stdio and std::cout buffers belong to the file
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, target):
-            os.close(fd)
+        with _LOCK:
+            _ACTIVE["depth"] -= 1
+            if _ACTIVE["depth"] == 0:
+                ctypes.CDLL(None).fflush(None)  # C stdio / std::cout buffers go to the file
+                sys.stdout.flush()
+                sys.stderr.flush()
+                saved = _ACTIVE["saved"]
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                for fd in saved:
+                    os.close(fd)
+                _ACTIVE["saved"] = None
 
 
 def rest_to(path):
@@ -76,3 +99,24 @@ def rest_to(path):
     os.dup2(target, 1)
     os.dup2(target, 2)
     os.close(target)
+
+
+@contextlib.contextmanager
+def quiet():
+    """Around a call into a chatty library (deepmd's Python inference prints thread advice
+    and batch-size hints, and installs its own log handlers on import): its output goes
+    to the run's log (``libraries_to``).  Before a run has a log (checking a config's
+    models) it is held back and shown only if the call fails."""
+    if _SINK:
+        with output_to(_SINK):
+            yield
+        return
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("r", suffix=".log") as held:
+        try:
+            with output_to(held.name):
+                yield
+        except BaseException:
+            sys.stderr.write(held.read())
+            raise

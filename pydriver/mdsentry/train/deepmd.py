@@ -207,20 +207,23 @@ def train_model(workdir, inp, init_model=None) -> tuple:
 
 def predict(model_path, frames) -> list:
     """Model energy, forces (natoms, 3) and virial (3x3) for each frame."""
-    from deepmd.infer import DeepPot
+    from mdsentry.logs import quiet
 
-    dp = DeepPot(str(model_path))
-    tmap = dp.get_type_map()
-    out = []
-    for atoms in frames:
-        symbols = atoms.get_chemical_symbols()
-        missing = set(symbols) - set(tmap)
-        if missing:
-            raise ValueError(f"model {model_path} has no type for {sorted(missing)}")
-        types = [tmap.index(s) for s in symbols]
-        cell = atoms.cell.array.reshape(1, 9) if atoms.cell.rank == 3 else None
-        e, f, v = dp.eval(atoms.get_positions().reshape(1, -1), cell, types)[:3]
-        out.append((float(e.ravel()[0]), f.reshape(-1, 3), v.reshape(3, 3)))
+    with quiet():
+        from deepmd.infer import DeepPot
+
+        dp = DeepPot(str(model_path))
+        tmap = dp.get_type_map()
+        out = []
+        for atoms in frames:
+            symbols = atoms.get_chemical_symbols()
+            missing = set(symbols) - set(tmap)
+            if missing:
+                raise ValueError(f"model {model_path} has no type for {sorted(missing)}")
+            types = [tmap.index(s) for s in symbols]
+            cell = atoms.cell.array.reshape(1, 9) if atoms.cell.rank == 3 else None
+            e, f, v = dp.eval(atoms.get_positions().reshape(1, -1), cell, types)[:3]
+            out.append((float(e.ravel()[0]), f.reshape(-1, 3), v.reshape(3, 3)))
     return out
 
 
@@ -310,6 +313,9 @@ def pair_style_members(model_paths, elements) -> tuple:
 
 def type_map(model_path) -> list:
     """The elements a frozen model knows."""
-    from deepmd.infer import DeepPot
+    from mdsentry.logs import quiet
 
-    return list(DeepPot(str(model_path)).get_type_map())
+    with quiet():
+        from deepmd.infer import DeepPot
+
+        return list(DeepPot(str(model_path)).get_type_map())
