@@ -27,7 +27,7 @@ class StageError(RuntimeError):
     the job can end cleanly with an exit code instead of an abort."""
 
 
-def abort(exc, comm=None):
+def abort(exc):
     """Say what went wrong on this rank and end the whole MPI job.
 
     The fail-fast half of the MPI contract: an error that only some ranks see
@@ -86,4 +86,4 @@ def collective(comm, fn):
         return fn()
     except Exception as exc:  # noqa: BLE001 - any error on one rank ends the job
         traceback.print_exc()
-        abort(exc, comm)
+        abort(exc)

@@ -9,10 +9,14 @@ invocation); the LAMMPS log D/every_<pre>_<P>.log holds the thermo output
 
 import argparse
 import os
+import sys
 
 from mpi4py import MPI
 
 from mdsentry.lmp import lammps
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from conftest import LJ_CRYSTAL  # noqa: E402 - the tests' 108-atom LJ crystal
 
 p = argparse.ArgumentParser()
 p.add_argument("--pre", choices=["yes", "no"], required=True)
@@ -24,13 +28,7 @@ log = os.path.join(args.dir, f"{tag}.log")
 out = os.path.join(args.dir, f"{tag}.txt")
 
 lmp = lammps(comm=comm, args=["-nocite", "-screen", "none", "-log", log])
-lmp.commands_string(f"""units lj
-lattice fcc 0.8442
-region box block 0 3 0 3 0 3
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-velocity all create 1.0 4711 loop geom
+lmp.commands_string(LJ_CRYSTAL + f"""velocity all create 1.0 4711 loop geom
 pair_style committee lj/cut 2.5 lj/cut 2.5
 pair_coeff 1 1 1 1.0 1.0 2.5
 pair_coeff 1 1 2 1.2 1.0 2.5

@@ -9,10 +9,14 @@ the LAMMPS log D/runs_<pre>_<P>.log holds the thermo output (step f_s[4] f_s[7])
 import argparse
 import json
 import os
+import sys
 
 from mpi4py import MPI
 
 from mdsentry.lmp import lammps
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from conftest import LJ_CRYSTAL  # noqa: E402 - the tests' 108-atom LJ crystal
 
 p = argparse.ArgumentParser()
 p.add_argument("--pre", choices=["yes", "no"], required=True)
@@ -23,13 +27,7 @@ tag = f"runs_{args.pre}_{comm.size}"
 log = os.path.join(args.dir, f"{tag}.log")
 
 lmp = lammps(comm=comm, args=["-nocite", "-screen", "none", "-log", log])
-lmp.commands_string("""units lj
-lattice fcc 0.8442
-region box block 0 3 0 3 0 3
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-velocity all create 1.0 4711 loop geom
+lmp.commands_string(LJ_CRYSTAL + """velocity all create 1.0 4711 loop geom
 pair_style committee lj/cut 2.5 lj/cut 2.5
 pair_coeff 1 1 1 1.0 1.0 2.5
 pair_coeff 1 1 2 1.2 1.0 2.5
