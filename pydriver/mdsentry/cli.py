@@ -247,9 +247,10 @@ def cmd_plot(args):
 
 
 def cmd_setup(args):
-    from mdsentry.setup_deepmd import ensure
+    from mdsentry import setup_deepmd, setup_mace
 
-    return ensure(force=args.force, jobs=args.jobs)
+    rc = setup_deepmd.ensure(force=args.force, jobs=args.jobs)
+    return rc or setup_mace.ensure()
 
 
 def cmd_plugin_path(args):
@@ -339,7 +340,8 @@ def main(argv=None):
     add_analyze(sub)
 
     p = sub.add_parser("setup", help="rebuild deepmd-kit's torch libraries if they do not "
-                       "match the installed torch (cached, idempotent)")
+                       "match the installed torch (cached), install mace-torch beside "
+                       "deepmd-kit (idempotent)")
     p.add_argument("--force", action="store_true", help="rebuild even if they load")
     p.add_argument("--jobs", type=int, default=None, help="parallel compile jobs")
     p.set_defaults(func=cmd_setup)

@@ -36,7 +36,7 @@ def committee_commands(cfg, models, workdir_var="${workdir}"):
     every = cfg["explore"]["every"]
     style = (f"pair_style committee every {every} out_file {workdir_var}/model_devi.out "
              f"out_freq {every} out_append yes {members}")
-    coeffs = [f"pair_coeff * * {k + 1} {coeff}" for k in range(len(models))]
+    coeffs = [f"pair_coeff * * {k + 1} {c}" for k, c in enumerate(coeff)]
     return style, coeffs
 
 

@@ -5,7 +5,8 @@
     evaluate(model_path, frames) -> dict of RMSEs
     predict(model_path, frames) -> [(energy, forces, virial 3x3)] per frame
     type_map(model_path) -> elements the model knows
-    pair_style_members(model_paths, elements) -> (pair_style member string, pair_coeff args)
+    pair_style_members(model_paths, elements) -> (pair_style member string,
+                                                 [pair_coeff args of each member])
     write_data(frames, outdir, type_map=None) -> the backend's own training-data files
 
 Each backend owns its data format and checkpoints: the store knows frames only.

@@ -307,8 +307,9 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
 
 
 def pair_style_members(model_paths, elements) -> tuple:
-    """``pair_style committee`` member string and the pair_coeff element list."""
-    return " ".join(f"deepmd {p}" for p in model_paths), " ".join(elements)
+    """``pair_style committee`` member string and each member's pair_coeff arguments
+    (after ``* * k``): deepmd's model file is a pair_style argument."""
+    return " ".join(f"deepmd {p}" for p in model_paths), [" ".join(elements)] * len(model_paths)
 
 
 def type_map(model_path) -> list:
