@@ -37,7 +37,8 @@ def test_lmp_wrapper_autoloads(tmp_path, nprocs):
     out = _run(cmd, tmp_path, env)
     from mdsentry._autoload import PLUGIN_DIR
 
-    assert out.count(f"Loaded 1 plugins from {PLUGIN_DIR}") == 1  # once, not twice
+    # the core plugin and pair_style mace's library, once each, not twice
+    assert out.count(f"Loaded 2 plugins from {PLUGIN_DIR}") == 1
 
 
 def test_python_module_autoloads(tmp_path):
@@ -86,3 +87,23 @@ def test_openmp_suffix():
     assert np.allclose(omp[1], plain[1], rtol=1e-10, atol=1e-10)
     assert np.allclose(omp[2], plain[2], rtol=1e-10, atol=1e-12)
     assert max(plain[1]) > 0
+
+
+def test_mace_library_matches_torch():
+    """pair_style mace's library was built against the torch that is installed (the
+    build environment's copy and the run-time wheel must be the same version)."""
+    import torch
+
+    from mdsentry.plugin import mace_plugin_path, mace_torch_version
+
+    assert os.path.isfile(mace_plugin_path())
+    assert mace_torch_version() == torch.__version__
+
+
+def test_mace_torch_pin_matches_setup():
+    """mdsentry setup installs the mace-torch that the pin file names."""
+    from mdsentry.setup_mace import MACE_TORCH
+
+    pins = open(os.path.join(os.path.dirname(__file__), "..", "pydriver",
+                             "constraints.txt")).read().split()
+    assert f"mace-torch=={MACE_TORCH}" in pins

@@ -8,6 +8,7 @@ triangular cell) so both codes see the same coordinates.
 
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -206,3 +207,170 @@ def test_mixed_deepmd_mace_committee(runs, references, systems, nprocs):
     r = runs[nprocs]
     assert rel(r["dm_devi_atom"], want) < 1e-8
     assert rel(r["dm_f"], f_dp) < 1e-8
+
+
+# --- errors: each a clear collective error, on 1 rank in process and on 2 ranks ---------
+
+CUAU_BOX = """units metal
+atom_style atomic
+lattice fcc 3.75
+region box block 0 2 0 2 0 2
+create_box 2 box
+create_atoms 1 box
+set type 1 type/fraction 2 0.25 4711
+mass 1 63.546
+mass 2 196.97
+"""
+PT = CUAU + "-lammps.pt"
+ERRORS = {
+    "missing file": (f"pair_style mace\npair_coeff * * {MACE}/nope-lammps.pt Cu Au",
+                     "cannot read model file .*nope-lammps.pt"),
+    "python .model": (f"pair_style mace\npair_coeff * * {CUAU} Cu Au",
+                      "is not a TorchScript model .*mace_create_lammps_model .*cuau.model "
+                      "--head"),
+    # deepmd's TorchScript needs deepmd's custom ops, which torch reports
+    "deepmd model": (f"pair_style mace\npair_coeff * * {DEEPMD_CU} Cu Au",
+                     r"cu_1.pth is not a TorchScript model \(\w"),
+    "element not in model": (f"pair_style mace\npair_coeff * * {PT} Cu Ag",
+                             r"element Ag \(type 2\) is not in model .*elements: Cu Au"),
+    "not an element": (f"pair_style mace\npair_coeff * * {PT} Cu Xx", "Xx is not an element"),
+    "dtype mismatch": (f"pair_style mace dtype float32\npair_coeff * * {PT} Cu Au",
+                       "dtype float32 but .*cuau.model-lammps.pt is a float64 model"),
+    "too few elements": (f"pair_style mace\npair_coeff * * {PT} Cu",
+                         r"one element per atom type \(2 types\)"),
+    "not * *": (f"pair_style mace\npair_coeff 1 1 {PT} Cu Au", r"must start with \* \*"),
+    "unknown keyword": ("pair_style mace colour blue", "Unknown pair_style mace keyword: colour"),
+    "keyword without value": ("pair_style mace graph", "graph needs a value"),
+    "bad graph": ("pair_style mace graph halo", "graph must be auto, owned or ghost"),
+    "bad device": ("pair_style mace device gpu", "device must be cpu or cuda"),
+    "no cuda": (f"pair_style mace device cuda\npair_coeff * * {PT} Cu Au", "sees no CUDA device"),
+    "threads zero": ("pair_style mace threads 0", "threads must be >= 1"),
+    "newton off": (f"newton off on\npair_style mace\npair_coeff * * {PT} Cu Au\nrun 0",
+                   "needs newton pair on"),
+    "per-atom virial": (f"pair_style mace\npair_coeff * * {PT} Cu Au\n"
+                        "compute s all stress/atom NULL\ncompute ss all reduce sum c_s[1]\n"
+                        "thermo_style custom step c_ss\nrun 0", "no per-atom virial"),
+}
+
+
+@pytest.mark.parametrize("name", list(ERRORS))
+def test_error_message(name):
+    from mdsentry.lmp import lammps
+
+    script, pattern = ERRORS[name]
+    lmp = lammps()
+    lmp.commands_string(CUAU_BOX)
+    with pytest.raises(Exception, match=pattern):
+        lmp.commands_string(script)
+    lmp.close()
+
+
+def test_units_must_be_metal():
+    from mdsentry.lmp import lammps
+
+    lmp = lammps()
+    lmp.commands_string(CUAU_BOX.replace("units metal", "units real"))
+    with pytest.raises(Exception, match="needs units metal"):
+        lmp.commands_string(f"pair_style mace\npair_coeff * * {PT} Cu Au\nrun 0")
+    lmp.close()
+
+
+def run_deck(tmp_path, text, nprocs=2):
+    import subprocess
+
+    from conftest import LMP, MPIRUN
+
+    deck = tmp_path / "in.bad"
+    deck.write_text(text)
+    return subprocess.run([MPIRUN, "-np", str(nprocs), LMP, "-in", str(deck), "-log", "none"],
+                          capture_output=True, text=True, timeout=180, cwd=tmp_path,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+@pytest.mark.parametrize("name", ["missing file", "element not in model", "newton off",
+                                  "graph owned"])
+def test_error_on_two_ranks_no_hang(tmp_path, name):
+    script, pattern = ERRORS.get(name) or (
+        f"pair_style mace graph owned\npair_coeff * * {PT} Cu Au",
+        "graph owned builds the periodic graph of one rank's atoms: use graph ghost")
+    proc = run_deck(tmp_path, CUAU_BOX + script + "\nrun 5\n")
+    assert proc.returncode != 0
+    assert re.search("ERROR.*" + pattern, proc.stdout + proc.stderr)
+
+
+ONE_RANK_MISSING = """
+import sys
+from mpi4py import MPI
+from mdsentry.lmp import lammps
+box, good, bad = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+lmp = lammps()
+lmp.commands_string(box)
+lmp.command("pair_style mace")
+try:
+    lmp.command(f"pair_coeff * * {good if MPI.COMM_WORLD.rank == 0 else bad} Cu Au")
+except Exception as exc:
+    print(f"rank {MPI.COMM_WORLD.rank} caught: {exc}", flush=True)
+"""
+
+
+def test_missing_file_on_one_rank_only(tmp_path):
+    """A model that only rank 0 can read (node-local disks): every rank stops with the
+    message of the rank that failed, and the job ends (no rank waits)."""
+    script, box = tmp_path / "one_rank.py", tmp_path / "box.in"
+    script.write_text(ONE_RANK_MISSING)
+    box.write_text(CUAU_BOX)
+    bad = tmp_path / "only-on-rank0-lammps.pt"
+    proc = run_mpi(2, [sys.executable, str(script), str(box), PT, str(bad)], timeout=180,
+                   check=False)
+    out = proc.stdout + proc.stderr
+    for rank in (0, 1):
+        assert re.search(rf"rank {rank} caught: .*cannot read model file "
+                         r".*only-on-rank0-lammps.pt \(on MPI rank 1\)", out), out
+
+
+def test_not_a_mace_export(tmp_path):
+    import torch
+
+    from mdsentry.lmp import lammps
+
+    class Plain(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return 2 * x
+
+    path = tmp_path / "plain-lammps.pt"
+    torch.jit.script(Plain()).save(str(path))
+    lmp = lammps()
+    lmp.commands_string(CUAU_BOX)
+    with pytest.raises(Exception, match="not mace-torch's LAMMPS export"):
+        lmp.commands_string(f"pair_style mace\npair_coeff * * {path} Cu Au")
+    lmp.close()
+
+
+def test_nve_conserves_energy():
+    """2 ps of NVE (1000 steps of 2 fs, 32 Cu atoms at ~600 K): the total energy neither
+    drifts nor jumps (smooth model, exact forces of its energy)."""
+    from mdsentry.lmp import lammps
+
+    lmp = lammps()
+    lmp.commands_string(f"""units metal
+atom_style atomic
+lattice fcc 3.61
+region box block 0 2 0 2 0 2
+create_box 1 box
+create_atoms 1 box
+mass 1 63.546
+pair_style mace
+pair_coeff * * {CU[0]}-lammps.pt Cu
+velocity all create 1200 4711 loop geom
+fix nve all nve
+timestep 0.002
+run 0""")
+    rows = [(lmp.get_thermo("etotal"), lmp.get_thermo("temp"))]
+    for _ in range(50):
+        lmp.command("run 20 pre no post no")
+        rows.append((lmp.get_thermo("etotal"), lmp.get_thermo("temp")))
+    lmp.close()
+    e, temp = np.array(rows).T
+    per_atom = np.abs(e - e[0]) / 32
+    assert temp[1:].mean() > 400  # it really moved
+    assert per_atom[-1] < 5e-4 and per_atom.max() < 1e-3, per_atom  # eV/atom over 2 ps

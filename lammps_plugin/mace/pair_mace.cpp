@@ -64,6 +64,16 @@ std::string element_symbol(int z)
   return "Z=" + std::to_string(z);
 }
 
+// torch's messages start with blank lines and end with a C++ stack trace
+std::string first_line(const std::string &what)
+{
+  std::istringstream in(what);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find_first_not_of(" \t\r") != std::string::npos) return line;
+  return "no message";
+}
+
 const char *dtype_name(torch::Dtype t)
 {
   return t == torch::kFloat64 ? "float64" : (t == torch::kFloat32 ? "float32" : "other");
@@ -207,10 +217,9 @@ void PairMACE::load_model(const std::string &file)
   try {
     model = torch::jit::load(file, device);
   } catch (const std::exception &e) {
-    std::string what = e.what();
-    what = what.substr(0, what.find('\n'));
-    err = fmt::format("pair_style mace: {} is not a TorchScript model ({})", file, what);
-    if (utils::strmatch(file, "\\.model$") || what.find("constants.pkl") != std::string::npos)
+    err = fmt::format("pair_style mace: {} is not a TorchScript model ({})", file,
+                      first_line(e.what()));
+    if (utils::strmatch(file, "\\.model$") || std::string(e.what()).find("constants.pkl") != std::string::npos)
       err += fmt::format(". A mace-torch .model is a pickled Python module: export it with "
                          "`mace_create_lammps_model {} --head <head>` and give the "
                          "{}-lammps.pt it writes",
@@ -522,9 +531,8 @@ void PairMACE::compute(int eflag, int vflag)
       std::memcpy(model_virial, v.data_ptr<double>(), 9 * sizeof(double));
     }
   } catch (const std::exception &e) {
-    std::string what = e.what();
     error->one(FLERR, "pair_style mace: the model failed on {} atoms, {} edges: {}", nnodes,
-               nedges, what.substr(0, what.find('\n')));
+               nedges, first_line(e.what()));
   }
 
   // forces on every node: with the ghost graph, Verlet's reverse communication

@@ -11,6 +11,39 @@ def _line(ok, what, detail="", advice=""):
     return ok
 
 
+def _mace_plugin(lmp) -> bool:
+    """pair_style mace: loaded, and built against the torch that is installed."""
+    from importlib import metadata
+
+    from mdsentry.lmp import has_style
+    from mdsentry.plugin import mace_plugin_path, mace_torch_version
+
+    try:
+        path = mace_plugin_path()
+    except FileNotFoundError as exc:
+        return _line(True, "pair_style mace", f"not built ({exc})")
+    built = mace_torch_version()
+    try:
+        installed = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        installed = None
+    ok = _line(has_style(lmp, "mace"), "plugin style pair mace", path,
+               "reinstall with `pip install .` (the library needs the torch wheel's libtorch)")
+    ok &= _line(installed is not None and built == installed,
+                "pair_style mace built against the installed torch",
+                f"built with {built}, installed {installed}",
+                "reinstall mdsentry after changing torch (pip install --no-build-isolation . "
+                "for a torch other than the pinned one)")
+    from mdsentry.setup_mace import status, wanted
+
+    if wanted():
+        good, detail = status()
+        ok &= _line(good, "mace-torch (training, export)", detail, "run `mdsentry setup`")
+    else:
+        _line(True, "mace-torch", "not installed (pip install '.[mace]' && mdsentry setup)")
+    return ok
+
+
 def run_checks() -> int:
     ok = True
     try:
@@ -46,6 +79,7 @@ def run_checks() -> int:
             lmp.command(f"plugin load {path}")
         ok &= _line(has_style(lmp, "committee") and has_style(lmp, "sentry", "fix"),
                     "plugin styles pair committee, fix sentry", path)
+        ok &= _mace_plugin(lmp)
     except Exception as exc:  # noqa: BLE001
         ok &= _line(False, "mdsentry plugin", str(exc), "reinstall with `pip install .`")
     lmp.close()

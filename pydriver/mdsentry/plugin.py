@@ -5,6 +5,8 @@ import os
 from mdsentry._autoload import PLUGIN_DIR
 
 PLUGIN_NAME = "mdsentryplugin.so"
+# pair_style mace: a second library, linked against libtorch (the core needs no torch)
+MACE_PLUGIN_NAME = "mdsentry_maceplugin.so"
 
 
 def plugin_path() -> str:
@@ -15,6 +17,22 @@ def plugin_path() -> str:
             f"{path} is missing: the package was installed without its compiled plugin "
             "(reinstall with `pip install .` from the repository)")
     return path
+
+
+def mace_plugin_path() -> str:
+    """Absolute path of mdsentry_maceplugin.so (pair_style mace)."""
+    path = os.path.join(PLUGIN_DIR, MACE_PLUGIN_NAME)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{path} is missing: pair_style mace is built when torch is importable at build "
+            "time (pip install . has it among its build requirements)")
+    return path
+
+
+def mace_torch_version() -> str | None:
+    """The torch version pair_style mace's library was compiled against."""
+    stamp = os.path.join(PLUGIN_DIR, "mace_torch_version.txt")
+    return open(stamp).read().strip() if os.path.isfile(stamp) else None
 
 
 def lammps_plugin_dir() -> str:
