@@ -121,17 +121,24 @@ def runs(systems):
     for nprocs in (1, 2, 4):
         cases = []
         for name in ("big", "tri", "small"):
-            data = sys_[name][1]
-            graphs = ("owned", "ghost", "auto") if nprocs == 1 else ("ghost", "auto")
-            cases += [mace_case(f"{name}_{g}", data, CUAU, g) for g in graphs]
-        cases.append(mace_case("big_f32", sys_["big"][1], os.path.join(MACE, "cuau_f32.model")))
+            cases += [mace_case(f"{name}_{g}", sys_[name][1], CUAU, g)
+                      for g in graphs(nprocs, name)]
         cu = sys_["cu"][1]
         cases.append(committee_case("mm", cu, [("mace", CU[0]), ("mace", CU[1])]))
-        if nprocs < 4:
+        if nprocs < 4:  # the 4-rank run checks the decomposition only (2 cores in CI)
+            cases.append(mace_case("big_f32", sys_["big"][1],
+                                   os.path.join(MACE, "cuau_f32.model")))
             cases.append(committee_case("dm", cu, [("deepmd", DEEPMD_CU), ("mace", CU[0])],
                                         deepmd=True))
         res[nprocs] = run_cases(tmp, cases, nprocs, str(nprocs))
     return res
+
+
+def graphs(nprocs, cell):
+    """The graphs run: owned only on one rank; auto (owned on one rank, ghost on more) once
+    per rank count, on the big cell."""
+    core = ("owned", "ghost") if nprocs == 1 else ("ghost",)
+    return core + ("auto",) if cell == "big" and nprocs < 4 else core
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +158,7 @@ def rel(a, b):
 @pytest.mark.parametrize("cell", ["big", "tri", "small"])
 def test_matches_mace_calculator(runs, references, nprocs, cell):
     r, ref = runs[nprocs], references[cell]
-    graphs = ("owned", "ghost", "auto") if nprocs == 1 else ("ghost", "auto")
-    for g in graphs:
+    for g in graphs(nprocs, cell):
         key = f"{cell}_{g}"
         assert rel(r[f"{key}_pe"], ref["pe"]) < 1e-8, key
         assert rel(r[f"{key}_f"], ref["f"]) < 1e-8, key
@@ -165,7 +171,7 @@ def test_domain_decomposition_exact(runs, cell):
     """1, 2 and 4 ranks (ghost graph) and the owned graph agree to 1e-10."""
     one = runs[1]
     for nprocs in (1, 2, 4):
-        for g in ("ghost", "auto"):
+        for g in graphs(nprocs, cell):
             for q in ("pe", "f", "virial", "eatom"):
                 assert rel(runs[nprocs][f"{cell}_{g}_{q}"], one[f"{cell}_owned_{q}"]) < 1e-10, \
                     (nprocs, g, q)
@@ -173,7 +179,7 @@ def test_domain_decomposition_exact(runs, cell):
 
 def test_float32_model(runs, references):
     ref = references["big"]
-    for nprocs in (1, 2, 4):
+    for nprocs in (1, 2):
         r = runs[nprocs]
         assert rel(r["big_f32_pe"], ref["pe"]) < 1e-6
         assert rel(r["big_f32_f"], ref["f"]) < 1e-4
@@ -228,9 +234,11 @@ ERRORS = {
     "python .model": (f"pair_style mace\npair_coeff * * {CUAU} Cu Au",
                       "is not a TorchScript model .*mace_create_lammps_model .*cuau.model "
                       "--head"),
-    # deepmd's TorchScript needs deepmd's custom ops, which torch reports
+    # deepmd's TorchScript needs deepmd's custom ops: torch names them unless deepmd's
+    # Python module loaded them into this process before
     "deepmd model": (f"pair_style mace\npair_coeff * * {DEEPMD_CU} Cu Au",
-                     r"cu_1.pth is not a TorchScript model \(\w"),
+                     r"cu_1.pth is (not a TorchScript model \(\w|a TorchScript model but not "
+                     r"mace-torch's LAMMPS export)"),
     "element not in model": (f"pair_style mace\npair_coeff * * {PT} Cu Ag",
                              r"element Ag \(type 2\) is not in model .*elements: Cu Au"),
     "not an element": (f"pair_style mace\npair_coeff * * {PT} Cu Xx", "Xx is not an element"),

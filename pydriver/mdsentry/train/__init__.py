@@ -19,7 +19,7 @@ backend (MACE) plugs in by adding a module and a line to BACKENDS.
 import importlib
 from dataclasses import dataclass, field
 
-BACKENDS = {"deepmd": "mdsentry.train.deepmd"}
+BACKENDS = {"deepmd": "mdsentry.train.deepmd", "mace": "mdsentry.train.mace"}
 
 
 @dataclass
