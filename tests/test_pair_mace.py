@@ -382,3 +382,47 @@ run 0""")
     per_atom = np.abs(e - e[0]) / 32
     assert temp[1:].mean() > 400  # it really moved
     assert per_atom[-1] < 5e-4 and per_atom.max() < 1e-3, per_atom  # eV/atom over 2 ps
+
+
+def test_pair_coeff_rereads_and_a_rejected_model_is_not_kept(tmp_path):
+    """A model retrained in place under the same name is read again by pair_coeff (hot
+    swap); a model that fails a check leaves no model behind; a new model needs a setup."""
+    import shutil
+
+    from mdsentry.lmp import lammps
+
+    live = tmp_path / "live-lammps.pt"
+    shutil.copy(PT, live)
+    lmp = lammps()
+    lmp.commands_string(CUAU_BOX + f"pair_style mace\npair_coeff * * {live} Cu Au\nrun 0")
+    e64 = lmp.get_thermo("pe")
+    shutil.copy(os.path.join(MACE, "cuau_f32.model-lammps.pt"), live)  # "retrained"
+    lmp.commands_string(f"pair_coeff * * {live} Cu Au\nrun 0")
+    e32 = lmp.get_thermo("pe")
+    assert e32 != e64 and e32 == pytest.approx(e64, rel=1e-5)
+    with pytest.raises(Exception, match="read a new model after the last setup"):
+        lmp.commands_string(f"pair_coeff * * {live} Cu Au\nrun 1 pre no")
+    lmp.command("pair_style mace dtype float64")
+    with pytest.raises(Exception, match="is a float32 model"):
+        lmp.command(f"pair_coeff * * {live} Cu Au")
+    with pytest.raises(Exception, match="no model"):
+        lmp.command("run 0")
+    lmp.commands_string(f"pair_coeff * * {PT} Cu Au\nrun 0")
+    assert lmp.get_thermo("pe") == pytest.approx(e64, rel=1e-12)
+    lmp.close()
+
+
+def test_ghost_cutoff_given_back(tmp_path):
+    """The ghost graph raises comm_modify cutoff to num_interactions x r_max + skin; the
+    user's value is back once another pair style replaces mace."""
+    from mdsentry.lmp import lammps
+
+    log = tmp_path / "log.lammps"
+    lmp = lammps(args=("-nocite", "-screen", "none", "-log", str(log)))
+    lmp.commands_string(CUAU_BOX + "comm_modify cutoff 3.0\npair_style mace graph ghost\n"
+                        f"pair_coeff * * {PT} Cu Au\nrun 0\ninfo communication out log\n"
+                        "pair_style lj/cut 2.5\npair_coeff * * 0.1 2.0\nrun 0\n"
+                        "info communication out log")
+    lmp.close()
+    cutoffs = re.findall(r"Communication cutoff = (\S+)", log.read_text())
+    assert [float(c) for c in cutoffs] == [10.0, 4.5]  # 2 x 4 A + skin 2; then lj's 2.5 + 2

@@ -85,8 +85,9 @@ const char *dtype_name(torch::Dtype t)
 
 PairMACE::PairMACE(LAMMPS *lmp) :
     Pair(lmp), graph_request(GRAPH_AUTO), graph_ghost(0), use_cuda(0), nthreads(0),
-    dtype_request(0), model_loaded(0), device(torch::kCPU), dtype(torch::kFloat64), r_max(0.0),
-    num_interactions(0), map_nonnull(0)
+    dtype_request(0), model_loaded(0), generation(0), init_generation(-1), device(torch::kCPU),
+    dtype(torch::kFloat64), r_max(0.0), num_interactions(0), map_nonnull(0), cutghost_raised(0),
+    cutghost_user(0.0), cutghost_set(0.0)
 {
   single_enable = 0;         // a message-passing energy has no pair terms
   restartinfo = 0;           // the model file is re-read from the input's pair_coeff
@@ -98,6 +99,7 @@ PairMACE::PairMACE(LAMMPS *lmp) :
 
 PairMACE::~PairMACE()
 {
+  if (cutghost_raised && comm->cutghostuser == cutghost_set) comm->cutghostuser = cutghost_user;
   if (allocated) {
     memory->destroy(setflag);
     memory->destroy(cutsq);
@@ -197,7 +199,17 @@ void PairMACE::settings(int narg, char **arg)
   // ghost shell; domain decomposition needs the ghost graph
   graph_ghost = (graph_request == GRAPH_GHOST) || (graph_request == GRAPH_AUTO && comm->nprocs > 1);
   ghostneigh = graph_ghost;
-  device = use_cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  device = torch::Device(torch::kCPU);
+  if (use_cuda) {
+    // one GPU per node-local rank, round robin (ranks of a node share its GPUs)
+    MPI_Comm node;
+    int local = 0;
+    MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm->me, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &local);
+    MPI_Comm_free(&node);
+    const int ngpu = torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+    if (ngpu > 0) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local % ngpu));
+  }
   model_loaded = 0;    // a new device or dtype request: pair_coeff loads the model again
 }
 
@@ -207,6 +219,8 @@ void PairMACE::settings(int narg, char **arg)
 
 void PairMACE::load_model(const std::string &file)
 {
+  // nothing of a model that fails a check is kept: the style has its old model or none
+  model_loaded = 0;
   std::string err;
   if (use_cuda && !torch::cuda::is_available())
     err = "pair_style mace device cuda: this torch sees no CUDA device";
@@ -214,62 +228,85 @@ void PairMACE::load_model(const std::string &file)
     err = fmt::format("pair_style mace: cannot read model file {}", file);
   fail_all(err);
 
+  torch::jit::Module candidate;
+  torch::Dtype kind = torch::kFloat64;
+  double rcut = 0.0;
+  int layers = 0;
+  std::vector<int> zs;
   try {
-    model = torch::jit::load(file, device);
+    candidate = torch::jit::load(file, device);
   } catch (const std::exception &e) {
     err = fmt::format("pair_style mace: {} is not a TorchScript model ({})", file,
                       first_line(e.what()));
-    if (utils::strmatch(file, "\\.model$") || std::string(e.what()).find("constants.pkl") != std::string::npos)
+    if (utils::strmatch(file, "\\.model$") ||
+        std::string(e.what()).find("constants.pkl") != std::string::npos)
       err += fmt::format(". A mace-torch .model is a pickled Python module: export it with "
                          "`mace_create_lammps_model {} --head <head>` and give the "
                          "{}-lammps.pt it writes",
                          file, file);
   }
   if (err.empty() &&
-      !(model.hasattr("r_max") && model.hasattr("atomic_numbers") &&
-        model.hasattr("num_interactions") && model.find_method("forward")))
+      !(candidate.hasattr("r_max") && candidate.hasattr("atomic_numbers") &&
+        candidate.hasattr("num_interactions") && candidate.find_method("forward")))
     err = fmt::format("pair_style mace: {} is a TorchScript model but not mace-torch's LAMMPS "
                       "export (no r_max, atomic_numbers, num_interactions): make it with "
                       "mace_create_lammps_model",
                       file);
   fail_all(err);
 
-  // one floating dtype for all parameters and buffers; the graph is given in it
-  std::set<int> kinds;
-  for (const auto &p : model.parameters())
-    if (p.is_floating_point()) kinds.insert(static_cast<int>(p.scalar_type()));
-  for (const auto &b : model.buffers())
-    if (b.is_floating_point()) kinds.insert(static_cast<int>(b.scalar_type()));
-  if (kinds.size() != 1) {
-    err = fmt::format("pair_style mace: {} mixes floating-point types in its parameters; "
-                      "export it again with mace_create_lammps_model --dtype float64 (or float32)",
-                      file);
-  } else {
-    dtype = static_cast<torch::Dtype>(*kinds.begin());
-    if (dtype != torch::kFloat64 && dtype != torch::kFloat32)
-      err = fmt::format("pair_style mace: {} has parameters of type {}; only float64 and "
-                        "float32 models are supported",
-                        file, dtype_name(dtype));
-    const torch::Dtype want = dtype_request == 64 ? torch::kFloat64 : torch::kFloat32;
-    if (err.empty() && dtype_request && dtype != want)
-      err = fmt::format("pair_style mace dtype {} but {} is a {} model: export it with "
-                        "mace_create_lammps_model --dtype {} or change the keyword",
-                        dtype_name(want), file, dtype_name(dtype), dtype_name(want));
+  try {
+    // one floating dtype for all parameters and buffers; the graph is given in it
+    std::set<int> kinds;
+    for (const auto &p : candidate.parameters())
+      if (p.is_floating_point()) kinds.insert(static_cast<int>(p.scalar_type()));
+    for (const auto &b : candidate.buffers())
+      if (b.is_floating_point()) kinds.insert(static_cast<int>(b.scalar_type()));
+    if (kinds.size() != 1) {
+      err = fmt::format("pair_style mace: {} mixes floating-point types in its parameters; "
+                        "export it again with mace_create_lammps_model --dtype float64 (or "
+                        "float32)",
+                        file);
+    } else {
+      kind = static_cast<torch::Dtype>(*kinds.begin());
+      if (kind != torch::kFloat64 && kind != torch::kFloat32)
+        err = fmt::format("pair_style mace: {} has parameters of type {}; only float64 and "
+                          "float32 models are supported",
+                          file, dtype_name(kind));
+      const torch::Dtype want = dtype_request == 64 ? torch::kFloat64 : torch::kFloat32;
+      if (err.empty() && dtype_request && kind != want)
+        err = fmt::format("pair_style mace dtype {} but {} is a {} model: export it with "
+                          "mace_create_lammps_model --dtype {} or change the keyword",
+                          dtype_name(want), file, dtype_name(kind), dtype_name(want));
+    }
+    if (err.empty()) {
+      rcut = candidate.attr("r_max").toTensor().to(torch::kCPU, torch::kFloat64).item<double>();
+      layers = static_cast<int>(
+          candidate.attr("num_interactions").toTensor().to(torch::kCPU).item<int64_t>());
+      auto z = candidate.attr("atomic_numbers").toTensor().to(torch::kCPU, torch::kInt64);
+      z = z.contiguous();
+      zs.assign(z.data_ptr<int64_t>(), z.data_ptr<int64_t>() + z.numel());
+      if (!(rcut > 0.0) || layers < 1 || zs.empty())
+        err = fmt::format("pair_style mace: {} has r_max {}, {} interactions, {} elements",
+                          file, rcut, layers, zs.size());
+    }
+  } catch (const std::exception &e) {
+    err = fmt::format("pair_style mace: cannot read the model's settings from {} ({})", file,
+                      first_line(e.what()));
   }
   fail_all(err);
 
-  model.eval();
-  r_max = model.attr("r_max").toTensor().to(torch::kCPU, torch::kFloat64).item<double>();
-  num_interactions =
-      static_cast<int>(model.attr("num_interactions").toTensor().to(torch::kCPU).item<int64_t>());
-  auto z = model.attr("atomic_numbers").toTensor().to(torch::kCPU, torch::kInt64).contiguous();
-  model_z.assign(z.data_ptr<int64_t>(), z.data_ptr<int64_t>() + z.numel());
+  candidate.eval();
+  model = candidate;
+  dtype = kind;
+  r_max = rcut;
+  num_interactions = layers;
+  model_z = zs;
   model_file = file;
   model_loaded = 1;
-  if (comm->me == 0)
+  generation++;
+  if (comm->me == 0) {
     utils::logmesg(lmp, "pair_style mace: {} ({}, r_max {} A, {} interactions, elements", file,
                    dtype_name(dtype), r_max, num_interactions);
-  if (comm->me == 0) {
     for (int zz : model_z) utils::logmesg(lmp, " {}", element_symbol(zz));
     utils::logmesg(lmp, ")\n");
   }
@@ -291,7 +328,8 @@ void PairMACE::coeff(int narg, char **arg)
   if (strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
     error->all(FLERR, "pair_coeff for pair_style mace must start with * *");
 
-  if (!model_loaded || model_file != arg[2]) load_model(arg[2]);
+  // always read: an active-learning loop may have retrained the model under the same name
+  load_model(arg[2]);
 
   type_column.assign(ntypes + 1, -1);
   map_nonnull = 1;
@@ -329,6 +367,7 @@ void PairMACE::init_style()
   if (force->newton_pair == 0) error->all(FLERR, "pair_style mace needs newton pair on");
   if (atom->tag_enable == 0) error->all(FLERR, "pair_style mace needs atom IDs");
   if (!model_loaded) error->all(FLERR, "pair_style mace: no model (pair_coeff * * file ...)");
+  init_generation = generation;
 
   // torch's own thread pool: the keyword, else OMP_NUM_THREADS, else one thread
   int n = nthreads;
@@ -350,7 +389,10 @@ void PairMACE::init_style()
     // plus the skin the atoms may move before the next rebuild
     const double need = num_interactions * r_max + neighbor->skin;
     if (comm->cutghostuser < need) {
-      comm->cutghostuser = need;
+      if (!cutghost_raised || comm->cutghostuser != cutghost_set)
+        cutghost_user = comm->cutghostuser;
+      cutghost_raised = 1;
+      cutghost_set = comm->cutghostuser = need;
       if (comm->me == 0)
         utils::logmesg(lmp,
                        "pair_style mace: ghost cutoff set to {:.4g} A (comm_modify cutoff; "
@@ -361,7 +403,7 @@ void PairMACE::init_style()
   if (comm->me == 0)
     utils::logmesg(lmp, "pair_style mace: {} graph, {} torch thread(s), device {}\n",
                    graph_ghost ? "ghost (domain decomposition)" : "owned (periodic)", n,
-                   use_cuda ? "cuda" : "cpu");
+                   device.str());
 }
 
 /* ---------------------------------------------------------------------- */
@@ -461,6 +503,10 @@ void PairMACE::build_graph_ghost()
 void PairMACE::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
+  // the neighbor lists and the ghost shell were sized for the model init_style saw
+  if (generation != init_generation)
+    error->all(FLERR, "pair_style mace: pair_coeff read a new model after the last setup: "
+                      "run with pre yes (the neighbor lists are sized for the old one)");
   if (vflag_atom)
     error->all(FLERR,
                "pair_style mace has no per-atom virial (compute stress/atom, "

@@ -55,6 +55,7 @@ class PairMACE : public Pair {
   std::string model_file;
   torch::jit::Module model;
   int model_loaded;
+  int generation, init_generation;    // models read by pair_coeff; the one init_style saw
   torch::Device device;
   torch::Dtype dtype;    // of the model's parameters; positions are given in it
   double r_max;
@@ -62,6 +63,10 @@ class PairMACE : public Pair {
   std::vector<int> model_z;         // atomic numbers of the model's node_attrs columns
   std::vector<int> type_column;     // LAMMPS type -> node_attrs column, -1 = NULL
   int map_nonnull;                  // all types mapped
+  // the ghost graph raises comm_modify cutoff; the user's value comes back when this
+  // style goes away (and nobody changed it since)
+  int cutghost_raised;
+  double cutghost_user, cutghost_set;
 
   // per-step buffers, kept between steps (they only grow)
   std::vector<double> buf_pos, buf_attrs, buf_mask, buf_shift, buf_unit;

@@ -1,4 +1,4 @@
-"""Command line: ``mdsentry run | status | export | plot | demo | doctor | setup | train | build | md | analyze``.
+"""Command line: ``mdsentry run | status | export | plot | demo | doctor | setup | train | compare | build | md | analyze``.
 
 ``mpirun -np N mdsentry run config.toml`` runs the active-learning loop on N ranks.
 """
@@ -248,6 +248,29 @@ def cmd_plot(args):
     return 0
 
 
+def cmd_compare(args):
+    """DeePMD vs MACE committees on the same labelled frames."""
+    from mdsentry.compare import compare
+    from mdsentry.frames import split
+    from mdsentry.store import load_frames
+
+    frames = load_frames(args.data)
+    if args.valid:
+        train, valid = frames, load_frames(args.valid)
+    else:
+        train, valid = split(frames, args.valid_fraction, seed=0)
+    transfer = {os.path.basename(p): load_frames(p) for p in args.transfer or []}
+    report = compare(train, valid, args.out, transfer=transfer, n_models=args.models,
+                     steps={"deepmd": args.deepmd_steps, "mace": args.mace_steps},
+                     templates={"deepmd": args.deepmd_template, "mace": args.mace_template},
+                     md_steps=args.md_steps, jobs=args.jobs)
+    from mdsentry.compare import table
+
+    print(table(report))
+    print(f"wrote {args.out}/compare.json, compare.md, compare_parity.png")
+    return 0
+
+
 def cmd_setup(args):
     from mdsentry import setup_deepmd, setup_mace
 
@@ -299,7 +322,7 @@ def main(argv=None):
     p = sub.add_parser("export", help="write the store's frames as extxyz or deepmd npy")
     p.add_argument("target", help="config file, run directory or store .h5")
     p.add_argument("--out", required=True, help="file (extxyz) or directory (deepmd)")
-    p.add_argument("--format", default="extxyz", choices=("extxyz", "deepmd"))
+    p.add_argument("--format", default="extxyz", choices=("extxyz", "deepmd", "mace"))
     p.add_argument("--status", default="labelled", choices=("labelled", "unlabelled", "failed"))
     p.set_defaults(func=cmd_export)
 
@@ -350,6 +373,22 @@ def main(argv=None):
     p.add_argument("--force", action="store_true", help="rebuild even if they load")
     p.add_argument("--jobs", type=int, default=None, help="parallel compile jobs")
     p.set_defaults(func=cmd_setup)
+
+    p = sub.add_parser("compare", help="train DeePMD and MACE committees on the same labelled "
+                       "frames and compare accuracy, transferability, cost and MD speed")
+    p.add_argument("--data", required=True, help="labelled frames (extxyz, store .h5, ...)")
+    p.add_argument("--valid", help="held-out frames (default: --valid-fraction of --data)")
+    p.add_argument("--valid-fraction", type=float, default=0.2)
+    p.add_argument("--transfer", nargs="+", help="labelled frames of another phase/temperature")
+    p.add_argument("--models", type=int, default=2, help="members per committee")
+    p.add_argument("--deepmd-steps", type=int, default=2000)
+    p.add_argument("--mace-steps", type=int, default=2000)
+    p.add_argument("--deepmd-template", default=None)
+    p.add_argument("--mace-template", default=None)
+    p.add_argument("--md-steps", type=int, default=50, help="NVE steps timed per backend")
+    p.add_argument("--jobs", type=int, default=0, help="members trained at once (0: one per core)")
+    p.add_argument("--out", default="runs/compare")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("plugin-path", help="print the path of mdsentryplugin.so")
     p.set_defaults(func=cmd_plugin_path)

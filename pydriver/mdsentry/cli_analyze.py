@@ -53,7 +53,8 @@ def add_parser(sub):
     q.add_argument("reference", help="labelled frames (extxyz, store .h5, deepmd npy dir)")
     group = q.add_mutually_exclusive_group(required=True)
     group.add_argument("--pred", help="the same frames labelled by the model")
-    group.add_argument("--model", help="a DeePMD model file (.pth/.pb)")
+    group.add_argument("--model", help="a model file: DeePMD (.pth/.pb) or MACE "
+                                       "(.model, .model-lammps.pt)")
     group.add_argument("--calculator", help="'emt', 'chgnet' or module:factory")
     common(q, traj=False)
     q.set_defaults(func=cmd_parity)

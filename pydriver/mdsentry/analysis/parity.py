@@ -50,15 +50,16 @@ def errors(reference, predicted):
     return result
 
 
-def predict(frames, model=None, calculator=None):
-    """Frames relabelled by a model file (the training backend's) or an ASE calculator."""
+def predict(frames, model=None, calculator=None, backend=None):
+    """Frames relabelled by a model file of a training backend (``backend``: its name;
+    default from the file, see ``train.backend_of``) or by an ASE calculator."""
     from ase.calculators.singlepoint import SinglePointCalculator
 
     out = []
     if model is not None:
-        from mdsentry.train import get_backend
+        from mdsentry.train import backend_of, get_backend
 
-        backend = get_backend("deepmd")
+        backend = get_backend(backend or backend_of(model))
         for atoms, (e, f, v) in zip(frames, backend.predict(model, frames)):
             new = atoms.copy()
             stress = None

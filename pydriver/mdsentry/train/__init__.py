@@ -35,6 +35,13 @@ def get_backend(name: str):
     return importlib.import_module(BACKENDS[name])
 
 
+def backend_of(model_path) -> str:
+    """The backend a model file belongs to: mace-torch's ``X.model`` and its LAMMPS export
+    ``X.model-lammps.pt`` are MACE's, anything else (``.pth``, ``.pb``) deepmd's."""
+    name = str(model_path)
+    return "mace" if name.endswith((".model", ".model-lammps.pt")) else "deepmd"
+
+
 def set_thread_env(name: str):
     """The backend's thread settings (its THREAD_ENV) for this process and the LAMMPS it
     runs, unless the user set them: single-threaded torch is several times faster on

@@ -29,6 +29,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 from importlib import resources
 from pathlib import Path
 
@@ -163,11 +164,18 @@ def model_file(path) -> Path:
     return path
 
 
+# Members train in threads (each a mace_run_train process) and are loaded and evaluated
+# in this process from those threads: unpickling e3nn modules generates code with
+# torch.fx, whose tracer state is global and not thread-safe ("CURRENT_PATCHER is None"),
+# so in-process model work takes turns.
+_IN_PROCESS = threading.RLock()
+
+
 def _load(path):
     """A trained mace model (a pickled torch module; mace must be importable)."""
     from mdsentry.logs import quiet
 
-    with quiet():
+    with _IN_PROCESS, quiet():
         import mace  # noqa: F401 - the pickle refers to mace's classes
         import torch
 
@@ -496,7 +504,7 @@ def predict(model_path, frames) -> list:
     from mdsentry.logs import quiet
 
     out = []
-    with quiet():
+    with _IN_PROCESS, quiet():
         from mace.calculators import MACECalculator
 
         # a list, not a string: mace globs a string path
