@@ -2,8 +2,6 @@
 committees trained from scratch, explored in LAMMPS with pair_style mace members, a kill
 during MACE training and the resume."""
 
-import os
-
 import numpy as np
 
 from mdsentry import store

@@ -87,8 +87,7 @@ def compare(train, valid, workdir, *, transfer=None, n_models=2, steps=None, tem
             md_steps=50, jobs=0) -> dict:
     """Train both backends on ``train``, measure them on ``valid`` and each ``transfer``
     set ({name: frames}); returns (and writes) the report dictionary."""
-    from mdsentry.train import get_backend
-    from mdsentry.train.deepmd import type_map_from
+    from mdsentry.train import get_backend, type_map_from
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)

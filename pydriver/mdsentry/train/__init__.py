@@ -35,6 +35,73 @@ def get_backend(name: str):
     return importlib.import_module(BACKENDS[name])
 
 
+# ---- what both backends share: labels in, RMSEs out ------------------------------------
+
+def type_map_from(frames) -> list:
+    """Elements present in the frames, ordered by atomic number."""
+    from ase.data import atomic_numbers
+
+    symbols = {s for atoms in frames for s in atoms.get_chemical_symbols()}
+    return sorted(symbols, key=lambda s: atomic_numbers[s])
+
+
+def training_labels(atoms):
+    """(energy, forces, Voigt stress or None, virial 3x3 or None) of a labelled frame; the
+    virial is -stress * volume (energy units), defined for periodic cells only."""
+    from ase.stress import voigt_6_to_full_3x3_stress
+
+    from mdsentry.frames import labels
+
+    e, f, stress = labels(atoms)
+    if f is None:
+        raise ValueError("every training frame needs energy and forces (an ASE calculator result)")
+    if stress is None or atoms.cell.rank != 3 or not atoms.pbc.all():
+        return e, f, None, None
+    return e, f, stress, -voigt_6_to_full_3x3_stress(stress) * atoms.get_volume()
+
+
+def rmse(frames, predictions) -> dict:
+    """RMSE of energy per atom, force components and virial per atom (where labelled) of
+    a backend's ``predict`` output against the frames' labels."""
+    import numpy as np
+
+    de, df, dv = [], [], []
+    for atoms, (e, f, v) in zip(frames, predictions):
+        ref_e, ref_f, _, ref_v = training_labels(atoms)
+        n = len(atoms)
+        de.append((e - ref_e) / n)
+        df.append((np.asarray(f) - ref_f).ravel())
+        if ref_v is not None:
+            dv.append((np.asarray(v) - ref_v).ravel() / n)
+    out = {"e_per_atom": float(np.sqrt(np.mean(np.square(de)))),
+           "f": float(np.sqrt(np.mean(np.square(np.concatenate(df)))))}
+    out["v_per_atom"] = float(np.sqrt(np.mean(np.square(dv)))) if dv else None
+    return out
+
+
+def run_members(member, n_models, jobs=1, desc=None) -> list:
+    """``member(k)`` for k = 0 .. n_models-1, ``jobs`` at a time (threads, each running a
+    one-thread training process; 0 = one per core), with a progress bar when ``desc`` is
+    given.  Returns the results in member order; the first failure is raised."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    bar = None
+    if desc:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_models, desc=desc, unit="model")
+    jobs = max(1, min(n_models, jobs or os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(member, k) for k in range(n_models)]
+        for fut in futures:
+            fut.add_done_callback(lambda _: bar.update() if bar else None)
+        results = [fut.result() for fut in futures]
+    if bar:
+        bar.close()
+    return results
+
+
 def backend_of(model_path) -> str:
     """The backend a model file belongs to: mace-torch's ``X.model`` and its LAMMPS export
     ``X.model-lammps.pt`` are MACE's, anything else (``.pth``, ``.pb``) deepmd's."""

@@ -15,13 +15,11 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from ase.data import atomic_numbers
-from ase.stress import voigt_6_to_full_3x3_stress
 
-from mdsentry.frames import labels
 from mdsentry.mpiutil import child_env
 
-from mdsentry.train import CommitteeResult
+from mdsentry.train import (CommitteeResult, rmse, run_members, training_labels,
+                            type_map_from)
 
 TEMPLATES = ("se_e2_a", "dpa1")
 
@@ -30,20 +28,8 @@ THREAD_ENV = {"OMP_NUM_THREADS": "1", "DP_INTRA_OP_PARALLELISM_THREADS": "1",
               "DP_INTER_OP_PARALLELISM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
-def type_map_from(frames) -> list:
-    """Elements present in the frames, ordered by atomic number."""
-    symbols = {s for atoms in frames for s in atoms.get_chemical_symbols()}
-    return sorted(symbols, key=lambda s: atomic_numbers[s])
-
-
 def _labels(atoms):
-    e, f, stress = labels(atoms)
-    if f is None:
-        raise ValueError("every training frame needs energy and forces (an ASE calculator result)")
-    v = None
-    if stress is not None and atoms.cell.rank == 3:
-        # deepmd's virial is -stress * volume (3x3, energy units)
-        v = -voigt_6_to_full_3x3_stress(stress) * atoms.get_volume()
+    e, f, _, v = training_labels(atoms)
     return e, f, v
 
 
@@ -230,18 +216,7 @@ def predict(model_path, frames) -> list:
 
 def evaluate(model_path, frames) -> dict:
     """RMSE of energy per atom, force components and virial per atom (if labelled)."""
-    de, df, dv = [], [], []
-    for atoms, (e, f, v) in zip(frames, predict(model_path, frames)):
-        ref_e, ref_f, ref_v = _labels(atoms)
-        n = len(atoms)
-        de.append((e - ref_e) / n)
-        df.append((f - ref_f).ravel())
-        if ref_v is not None:
-            dv.append((v - ref_v).ravel() / n)
-    out = {"e_per_atom": float(np.sqrt(np.mean(np.square(de)))),
-           "f": float(np.sqrt(np.mean(np.square(np.concatenate(df)))))}
-    out["v_per_atom"] = float(np.sqrt(np.mean(np.square(dv)))) if dv else None
-    return out
+    return rmse(frames, predict(model_path, frames))
 
 
 def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="se_e2_a",
@@ -269,12 +244,6 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
     has_virial = all(os.path.exists(os.path.join(s, "set.000", "virial.npy")) for s in train_sys)
     rcut = make_input(template, type_map, [], [], 1, 1)["model"]["descriptor"]["rcut"]
     sel = neighbor_sel(list(train) + list(valid or []), type_map, rcut)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_models, desc=f"training {n_models} deepmd models", unit="model")
-
     def member(k):
         mdir = workdir / f"model.{k + 1:02d}"
         done = mdir / "member.json"
@@ -291,16 +260,8 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
         os.replace(mdir / "member.json.part", done)
         return out
 
-    from concurrent.futures import ThreadPoolExecutor
-
-    jobs = max(1, min(n_models, jobs or os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(member, k) for k in range(n_models)]
-        for fut in futures:
-            fut.add_done_callback(lambda _: bar.update() if bar else None)
-        members = [fut.result() for fut in futures]  # the first failure is raised here
-    if bar:
-        bar.close()
+    members = run_members(member, n_models, jobs,
+                          desc=f"training {n_models} deepmd models" if progress else None)
     models = [m["model"] for m in members]
     ckpts = [m["checkpoint"] for m in members]
     rmse = [m["rmse"] for m in members]

@@ -35,12 +35,12 @@ from pathlib import Path
 
 import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
-from ase.stress import voigt_6_to_full_3x3_stress
 
 from mdsentry.frames import labels
 from mdsentry.mpiutil import child_env
 
-from mdsentry.train import CommitteeResult
+from mdsentry.train import (CommitteeResult, rmse, run_members, training_labels,
+                            type_map_from)
 
 TEMPLATES = ("mace_small", "mace_l1")
 
@@ -61,21 +61,7 @@ OWN_OPTIONS = ("name", "seed", "train_file", "valid_file", "test_file", "work_di
 
 # ---- data ------------------------------------------------------------------------------
 
-def type_map_from(frames) -> list:
-    """Elements present in the frames, ordered by atomic number (mace's own order)."""
-    symbols = {s for atoms in frames for s in atoms.get_chemical_symbols()}
-    return sorted(symbols, key=lambda s: atomic_numbers[s])
-
-
-def _labels(atoms):
-    """(energy, forces, Voigt stress or None, virial 3x3 or None) of a training frame."""
-    e, f, stress = labels(atoms)
-    if f is None:
-        raise ValueError("every training frame needs energy and forces (an ASE calculator result)")
-    if stress is None or atoms.cell.rank != 3 or not atoms.pbc.all():
-        return e, f, None, None
-    # the virial as deepmd.py defines it: -stress * volume (3x3, energy units)
-    return e, f, stress, -voigt_6_to_full_3x3_stress(stress) * atoms.get_volume()
+_labels = training_labels
 
 
 def write_xyz(frames, path, type_map=None) -> bool:
@@ -451,12 +437,6 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
         common += ["--valid_file", str(Path(valid_file).resolve())]
     lr = float(opts.get("lr", 0.01))
 
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_models, desc=f"training {n_models} mace models", unit="model")
-
     def member(k):
         mdir = workdir / f"model.{k + 1:02d}"
         done = mdir / "member.json"
@@ -480,16 +460,8 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
         os.replace(mdir / "member.json.part", done)
         return _member_files(mdir, rec)
 
-    from concurrent.futures import ThreadPoolExecutor
-
-    jobs = max(1, min(n_models, jobs or os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(member, k) for k in range(n_models)]
-        for fut in futures:
-            fut.add_done_callback(lambda _: bar.update() if bar else None)
-        members = [fut.result() for fut in futures]  # the first failure is raised here
-    if bar:
-        bar.close()
+    members = run_members(member, n_models, jobs,
+                          desc=f"training {n_models} mace models" if progress else None)
     return CommitteeResult(models=[m["model"] for m in members],
                            checkpoints=[m["checkpoint"] for m in members],
                            rmse=[m["rmse"] for m in members])
@@ -528,18 +500,7 @@ def predict(model_path, frames) -> list:
 
 def evaluate(model_path, frames) -> dict:
     """RMSE of energy per atom, force components and virial per atom (if labelled)."""
-    de, df, dv = [], [], []
-    for atoms, (e, f, v) in zip(frames, predict(model_path, frames)):
-        ref_e, ref_f, _, ref_v = _labels(atoms)
-        n = len(atoms)
-        de.append((e - ref_e) / n)
-        df.append((f - ref_f).ravel())
-        if ref_v is not None:
-            dv.append((v - ref_v).ravel() / n)
-    out = {"e_per_atom": float(np.sqrt(np.mean(np.square(de)))),
-           "f": float(np.sqrt(np.mean(np.square(np.concatenate(df)))))}
-    out["v_per_atom"] = float(np.sqrt(np.mean(np.square(dv)))) if dv else None
-    return out
+    return rmse(frames, predict(model_path, frames))
 
 
 def type_map(model_path) -> list:
