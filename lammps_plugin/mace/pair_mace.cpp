@@ -480,11 +480,37 @@ void PairMACE::build_graph_ghost()
   const double cut2 = r_max * r_max;
   buf_send.clear();
   buf_recv.clear();
-  const int nlist = list->inum + list->gnum;
+  const int inum = list->inum, nlist = list->inum + list->gnum;
   const int *ilist = list->ilist, *numneigh = list->numneigh;
   int **firstneigh = list->firstneigh;
+
+  // A ghost needs correct features of layer k >= 1 only within (L - k) r_max of an owned
+  // atom, so only ghosts within (L - 1) r_max receive messages; farther ones are senders
+  // only (their first-layer input is their element).  Owned atoms may have left the
+  // subdomain by up to skin/2 since the last rebuild: the margin is one skin.  The test is
+  // conservative: the largest distance outside one pair of the subdomain's faces.
+  const double keep = (num_interactions - 1) * r_max + neighbor->skin;
+  const int tri = domain->triclinic;
+  const double *lo = tri ? domain->sublo_lamda : domain->sublo;
+  const double *hi = tri ? domain->subhi_lamda : domain->subhi;
+  const double *hv = domain->h_inv;
+  // distance per unit of lamda across each pair of faces (1 for an orthogonal box)
+  const double per[3] = {tri ? 1.0 / std::sqrt(hv[0] * hv[0] + hv[5] * hv[5] + hv[4] * hv[4]) : 1.0,
+                         tri ? 1.0 / std::sqrt(hv[1] * hv[1] + hv[3] * hv[3]) : 1.0,
+                         tri ? 1.0 / hv[2] : 1.0};
+  auto receives = [&](int i) {
+    double c[3] = {x[i][0], x[i][1], x[i][2]};
+    if (tri) domain->x2lamda(x[i], c);
+    for (int d = 0; d < 3; d++) {
+      const double out = MAX(lo[d] - c[d], c[d] - hi[d]) * per[d];
+      if (out > keep) return false;
+    }
+    return true;
+  };
+
   for (int ii = 0; ii < nlist; ii++) {
     const int i = ilist[ii];
+    if (ii >= inum && !receives(i)) continue;
     const int *jlist = firstneigh[i];
     for (int jj = 0; jj < numneigh[i]; jj++) {
       const int j = jlist[jj] & NEIGHMASK;
