@@ -86,7 +86,7 @@ const char *dtype_name(torch::Dtype t)
 PairMACE::PairMACE(LAMMPS *lmp) :
     Pair(lmp), graph_request(GRAPH_AUTO), graph_ghost(0), use_cuda(0), nthreads(0),
     dtype_request(0), model_loaded(0), generation(0), init_generation(-1), device(torch::kCPU),
-    dtype(torch::kFloat64), r_max(0.0), num_interactions(0), map_nonnull(0), cutghost_raised(0),
+    dtype(torch::kFloat64), r_max(0.0), num_interactions(0), cutghost_raised(0),
     cutghost_user(0.0), cutghost_set(0.0)
 {
   single_enable = 0;         // a message-passing energy has no pair terms
@@ -332,13 +332,9 @@ void PairMACE::coeff(int narg, char **arg)
   load_model(arg[2]);
 
   type_column.assign(ntypes + 1, -1);
-  map_nonnull = 1;
   for (int t = 1; t <= ntypes; t++) {
     const std::string el = arg[2 + t];
-    if (el == "NULL") {
-      map_nonnull = 0;
-      continue;
-    }
+    if (el == "NULL") continue;
     const int z = atomic_number(el);
     if (!z) error->all(FLERR, "pair_coeff for pair_style mace: {} is not an element symbol", el);
     int col = -1;

@@ -62,7 +62,6 @@ class PairMACE : public Pair {
   int num_interactions;
   std::vector<int> model_z;         // atomic numbers of the model's node_attrs columns
   std::vector<int> type_column;     // LAMMPS type -> node_attrs column, -1 = NULL
-  int map_nonnull;                  // all types mapped
   // the ghost graph raises comm_modify cutoff; the user's value comes back when this
   // style goes away (and nobody changed it since)
   int cutghost_raised;

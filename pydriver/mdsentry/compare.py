@@ -36,7 +36,7 @@ def element_force_rmse(reference, predicted) -> dict:
 
 def metrics(backend, models, frames) -> tuple:
     """Per-quantity RMSE over the members (mean, min, max), per-element force RMSE of the
-    mean over members, and member 1's parity arrays."""
+    mean over members, and member 1's (reference, prediction, RMSE) per quantity."""
     from mdsentry.analysis.parity import errors, predict
 
     per = []
@@ -48,7 +48,7 @@ def metrics(backend, models, frames) -> tuple:
         per.append({k: v["rmse"] for k, v in res.items()})
         elements.append(element_force_rmse(frames, pred))
         if first is None:
-            first = {k: (v["ref"], v["pred"]) for k, v in res.items()}
+            first = {k: (v["ref"], v["pred"], v["rmse"]) for k, v in res.items()}
     out = {}
     for key in per[0]:
         vals = np.array([p[key] for p in per])
@@ -170,8 +170,7 @@ def plot_parity(parity, path):
     for row, (name, res) in zip(axes, parity.items()):
         for ax, key, label, unit in ((row[0], "e", "energy", "eV/atom"),
                                      (row[1], "f", "force", "eV/Å")):
-            ref, pred = res[key]
-            rmse = float(np.sqrt(np.mean((pred - ref) ** 2)))
+            ref, pred, rmse = res[key]
             parity_panel(ax, ref, pred, f"reference {label} ({unit})", f"{name} ({unit})",
                          f"{name} {label}: RMSE {rmse:.3g} {unit}")
     fig.tight_layout()

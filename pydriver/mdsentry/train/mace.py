@@ -61,9 +61,6 @@ OWN_OPTIONS = ("name", "seed", "train_file", "valid_file", "test_file", "work_di
 
 # ---- data ------------------------------------------------------------------------------
 
-_labels = training_labels
-
-
 def write_xyz(frames, path, type_map=None) -> bool:
     """Write frames as extxyz with mace's keys (REF_energy, REF_forces, REF_stress);
     returns whether stress was written: only when every frame has it and is periodic,
@@ -75,7 +72,7 @@ def write_xyz(frames, path, type_map=None) -> bool:
         missing = {s for a in frames for s in a.get_chemical_symbols()} - set(type_map)
         if missing:
             raise ValueError(f"elements {sorted(missing)} are not in the type map {list(type_map)}")
-    labs = [_labels(a) for a in frames]
+    labs = [training_labels(a) for a in frames]
     with_stress = bool(frames) and all(s is not None for _, _, s, _ in labs)
     out = []
     for atoms, (e, f, s, _) in zip(frames, labs):
