@@ -58,6 +58,8 @@ def test_a_fault_on_one_rank_ends_the_job(tmp_path, name):
     assert code != 0
     assert message in out and "mdsentry: error:" in out, out[-3000:]
     assert "aborting all 2 MPI ranks" in out, out[-3000:]
+    # the run's log keeps the message too (whatever the terminal got)
+    assert message in (tmp_path / "run" / "mdsentry.log").read_text()
 
 
 def _stages(tmp_path):

@@ -49,6 +49,11 @@ def libraries_to(logfile):
         log.propagate = False
 
 
+def run_log():
+    """The run's log file once ``libraries_to`` named it, else None."""
+    return _SINK
+
+
 _LOCK = threading.Lock()
 _ACTIVE = {"depth": 0, "saved": None}
 

@@ -9,6 +9,7 @@ import time
 import traceback
 
 _TAG = 7301
+ABORT_GRACE = 1.0  # seconds between an error's message and MPI_Abort
 
 
 def child_env(**extra):
@@ -42,9 +43,18 @@ def abort(exc):
     world = MPI.COMM_WORLD
     if world.Get_size() == 1:
         raise exc
-    print(f"[rank {world.Get_rank()}] mdsentry: error: {exc}\n"
-          f"[rank {world.Get_rank()}] mdsentry: aborting all {world.Get_size()} MPI ranks",
-          file=sys.stderr, flush=True)
+    message = (f"[rank {world.Get_rank()}] mdsentry: error: {exc}\n"
+               f"[rank {world.Get_rank()}] mdsentry: aborting all {world.Get_size()} MPI ranks")
+    print(message, file=sys.stderr, flush=True)
+    from mdsentry.logs import run_log
+
+    if run_log():  # the run's log keeps it whatever happens to the terminal's copy
+        with open(run_log(), "a") as fh:
+            print(message, file=fh)
+    # The launcher forwards a rank's output asynchronously and MPI_Abort kills the
+    # ranks at once: under load (seen in CI) the message was lost before it reached
+    # mpirun's output.  A moment's wait lets it be forwarded.
+    time.sleep(ABORT_GRACE)
     world.Abort(1)
 
 
