@@ -4,6 +4,7 @@
 
 #include "lammpsplugin.h"
 
+#include "fix_qeq_field.h"
 #include "fix_sentry.h"
 #include "lammps.h"
 #include "pair_committee.h"
@@ -24,6 +25,11 @@ static Fix *sentry_creator(LAMMPS *lmp, int argc, char **argv)
   return new FixSentry(lmp, argc, argv);
 }
 
+static Fix *qeq_field_creator(LAMMPS *lmp, int argc, char **argv)
+{
+  return new FixQEqField(lmp, argc, argv);
+}
+
 extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
 {
   auto reg = (lammpsplugin_regfunc) regfunc;
@@ -42,5 +48,10 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   plugin.name = "sentry";
   plugin.info = "mdsentry extrapolation watch: candidates between lo and hi, halt above hi";
   plugin.creator.v2 = (lammpsplugin_factory2 *) &sentry_creator;
+  (*reg)(&plugin, lmp);
+
+  plugin.name = "qeq/field";
+  plugin.info = "mdsentry electric field + charge equilibration on top of any ML potential";
+  plugin.creator.v2 = (lammpsplugin_factory2 *) &qeq_field_creator;
   (*reg)(&plugin, lmp);
 }

