@@ -600,7 +600,15 @@ int FixQEqField::solve(int k, const double *b, double *xsol, double &relres)
   int it = 0;
   while (relres > tolerance && it < maxiter) {
     matvec(d.data(), hd.data());
-    const double alpha = rz / dot_owned(d.data(), hd.data());
+    const double curvature = dot_owned(d.data(), hd.data());
+    // reduced, so the same on every rank: a collective error
+    if (!(curvature > 0.0))
+      error->all(FLERR,
+                 "Fix qeq/field: the QEq matrix is not positive definite at step {} (d.Hd = "
+                 "{:.3g}): these parameters let the charges run away (a polarisation "
+                 "catastrophe); use larger J or smaller gamma for the densest species",
+                 update->ntimestep, curvature);
+    const double alpha = rz / curvature;
     for (int i = 0; i < nlocal; i++) {
       if (gidx[i] < 0) continue;
       xsol[i] += alpha * d[i];
@@ -632,6 +640,86 @@ int FixQEqField::solve(int k, const double *b, double *xsol, double &relres)
   }
   remember(k, xsol);
   return it;
+}
+
+/* ----------------------------------------------------------------------
+   Is H positive definite?  CG on an indefinite H can still "converge", to a saddle
+   point of W: charges that maximise part of the energy (a polarisation catastrophe of
+   the parameters).  Lanczos on D^-1/2 H D^-1/2 (same inertia as H) from a start vector
+   fixed by the atom IDs, so every rank count agrees: a negative Ritz value proves a
+   negative eigenvalue (Ritz values lie inside the spectrum).
+------------------------------------------------------------------------- */
+
+void FixQEqField::check_definite()
+{
+  const int nlocal = atom->nlocal;
+  tagint *tag = atom->tag;
+  std::vector<double> v(nmax_work, 0.0), vold(nmax_work, 0.0), u(nmax_work, 0.0),
+      w(nmax_work, 0.0);
+  for (int i = 0; i < nlocal; i++) {
+    if (gidx[i] < 0) continue;
+    // splitmix64 of the atom ID: a start vector independent of the decomposition
+    uint64_t h = static_cast<uint64_t>(tag[i]) + 0x9e3779b97f4a7c15ULL;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    v[i] = static_cast<double>(h >> 11) / 9007199254740992.0 - 0.5;
+  }
+  double norm = sqrt(dot_owned(v.data(), v.data()));
+  if (norm == 0.0) return;
+  for (int i = 0; i < nlocal; i++) v[i] /= norm;
+
+  const bigint natoms = group->count(igroup);
+  const int steps = static_cast<int>(std::min<bigint>(40, natoms));
+  std::vector<double> alpha, beta;
+  double b_prev = 0.0;
+  for (int k = 0; k < steps; k++) {
+    for (int i = 0; i < nlocal; i++) u[i] = gidx[i] >= 0 ? v[i] / sqrt(diag[i]) : 0.0;
+    matvec(u.data(), w.data());
+    for (int i = 0; i < nlocal; i++) w[i] = gidx[i] >= 0 ? w[i] / sqrt(diag[i]) : 0.0;
+    const double a = dot_owned(v.data(), w.data());
+    for (int i = 0; i < nlocal; i++) w[i] -= a * v[i] + b_prev * vold[i];
+    const double b = sqrt(dot_owned(w.data(), w.data()));
+    alpha.push_back(a);
+    if (b <= 1e-12 * std::fabs(a)) break;
+    beta.push_back(b);
+    for (int i = 0; i < nlocal; i++) {
+      vold[i] = v[i];
+      v[i] = w[i] / b;
+    }
+    b_prev = b;
+  }
+  // eigenvalues of the tridiagonal T below x: negative pivots of T - x (Sturm count)
+  const int m = static_cast<int>(alpha.size());
+  auto below = [&](double x) {
+    int count = 0;
+    double piv = alpha[0] - x;
+    for (int k = 0;; k++) {
+      if (piv < 0.0) count++;
+      if (k + 1 >= m) break;
+      if (piv == 0.0) piv = 1e-300;
+      piv = alpha[k + 1] - x - beta[k] * beta[k] / piv;
+    }
+    return count;
+  };
+  if (below(0.0) == 0) return;
+  double lo = 0.0;
+  for (int k = 0; k < m; k++)
+    lo = std::min(lo, alpha[k] - (k < m - 1 ? beta[k] : 0.0) - (k > 0 ? beta[k - 1] : 0.0));
+  double hi = 0.0;
+  for (int it = 0; it < 100; it++) {
+    const double mid = 0.5 * (lo + hi);
+    if (below(mid) > 0)
+      hi = mid;
+    else
+      lo = mid;
+  }
+  error->all(FLERR,
+             "Fix qeq/field: the QEq matrix is not positive definite at step {} (lowest "
+             "eigenvalue of the diagonally scaled matrix about {:.3g}): these parameters let the "
+             "charges run away (a polarisation catastrophe); use larger J or smaller gamma "
+             "for the densest species",
+             update->ntimestep, lo);
 }
 
 /* ----------------------------------------------------------------------
@@ -755,6 +843,7 @@ void FixQEqField::post_force(int vflag)
 
   build_matrix();
 
+  if (last_solve < 0) check_definite();    // once per run: parameters and start structure
   const bool solve_now = (last_solve < 0) || (update->ntimestep % nevery == 0);
   if (solve_now) {
     solve_charges();

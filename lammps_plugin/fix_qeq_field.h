@@ -107,6 +107,7 @@ class FixQEqField : public Fix {
   void guess(int, double *);
   void remember(int, const double *);
   void solve_charges();
+  void check_definite();
   void apply_forces(int);
   double dot_owned(const double *, const double *);
   double kernel(double, double, double &) const;

@@ -240,6 +240,7 @@ def test_end_to_end_one_rank(tmp_path):
     assert len(read(tmp_path / "out.xyz", ":")) == 120 + it0["labelled"]
 
 
+@pytest.mark.slow  # two loop runs (~95 s); the budget logic itself: test_what_can_be_extended
 def test_a_finished_run_goes_on_with_a_larger_budget(tmp_path):
     path = write_config(tmp_path, **pretrained(), loop={"max_iterations": 1})
     mdsentry("run", path, "--no-progress")

@@ -354,6 +354,7 @@ def test_not_a_mace_export(tmp_path):
     lmp.close()
 
 
+@pytest.mark.slow  # 2 ps of MD (~35 s); forces = -dE/dr is checked by the other tests
 def test_nve_conserves_energy():
     """2 ps of NVE (1000 steps of 2 fs, 32 Cu atoms at ~600 K): the total energy neither
     drifts nor jumps (smooth model, exact forces of its energy)."""

@@ -241,13 +241,15 @@ def test_group_constraints_hold_each_group_neutral(params):
 
 
 # ----------------------------------------------------------------- MPI
-def test_one_and_two_ranks_agree(tmp_path, params):
+def test_one_and_two_ranks_agree(tmp_path, params, eam_pair):
+    """20 MD steps in a field with the slab split between two ranks (a Sutton-Chen EAM
+    stands in for the ML potential: the fix does not see it)."""
     fix = "fix qf all qeq/field 1 8.0 1e-12 500 PARAMS efield 0 0 0.05"
     outs = []
     for n in (1, 2):
         path = str(tmp_path / f"r{n}.npz")
         run_mpi(n, [sys.executable, worker("qeq_field_cases.py"), "--fix", fix, "--params",
-                    params, "--md", "20", "--out", path])
+                    params, "--pair", eam_pair[0], "--md", "20", "--out", path])
         outs.append(np.load(path))
     a, b = outs
     np.testing.assert_allclose(a["q"], b["q"], atol=1e-9, rtol=0)
@@ -318,6 +320,9 @@ ERRORS = {
     "unconverged": (lambda p: FIX.format(params=p, ex=0, ey=0, ez=0.05,
                                          extra="unconverged error").replace(" 500 ", " 2 "),
                     "", "not converged after 2 iterations"),
+    "not positive definite": (lambda p: FIX.format(params=p + ".soft", ex=0, ey=0, ez=0.01,
+                                                   extra=""),
+                              "", "not positive definite"),
     "units": (lambda p: FIX.format(params=p, ex=0, ey=0, ez=0.01, extra=""),
               "real", "requires units metal"),
 }
@@ -328,6 +333,8 @@ def test_bad_input_is_a_clear_error(params, name):
     fix, before, message = ERRORS[name]
     with open(params + ".one", "w") as fh:
         fh.write("1 4.0 9.0 0.45 0 0\n")
+    with open(params + ".soft", "w") as fh:  # hardness far below the kernel's couplings
+        fh.write("1 4.0 0.5 0.45 0 0\n2 5.5 0.5 0.50 0 0\n")
     lmp = cases.build(pair="3.0", units="real" if before == "real" else "metal",
                       style="charge" if before.startswith(("pair", "fix")) else "atomic")
     try:
@@ -401,3 +408,27 @@ def test_field_profile_verb_on_a_dump_of_the_fix(tmp_path, params):
     # the induced charges oppose the applied field: their potential rises along +z
     assert table["phi_induced"][-1] > 0.0
     assert "potential drop across the box" in proc.stdout
+
+
+def test_the_field_deck_runs(tmp_path):
+    """inputs/li_li2co3_field: prepare.py and in.field with a stand-in potential (none:
+    pair zero, 10 fs of free flight) for a few steps: the deck, its groups and its QEq
+    parameters work (the solves converge)."""
+    import shutil
+    import subprocess
+
+    inputs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "inputs")
+    for name in ("li_li2co3_field", "li_li2co3_interface"):
+        shutil.copytree(os.path.join(inputs, name), tmp_path / name)
+    deck = tmp_path / "li_li2co3_field"
+    subprocess.run([sys.executable, "prepare.py"], cwd=deck, check=True)
+    (deck / "standin.lmp").write_text("pair_style zero 3.0\npair_coeff * *\n")
+    lmp = os.path.join(os.path.dirname(sys.executable), "lmp")
+    proc = subprocess.run([lmp, "-in", "in.field", "-var", "E", "0.03", "-var", "steps", "20",
+                           "-var", "potential", "standin.lmp", "-log", "log.test"],
+                          cwd=deck, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    log = (deck / "log.test").read_text()
+    assert "480 atoms" in log and "f_field[2]" in log
+    assert "not converged" not in log
+    assert (deck / "field_0.03.dump").stat().st_size > 0
