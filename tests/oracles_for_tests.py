@@ -46,3 +46,16 @@ def counting(log, delay=0.0, fail_every=None, hang_every=None):
                     fh.write(f"{key} {os.getpid()}\n")
 
     return Counting()
+
+
+def in_field(log, efield=0.0):
+    """EMT that notes the field it was given (a DFT code's field keyword, here ignored by
+    the physics): one line per calculation in ``log``."""
+
+    class InField(EMT):
+        def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+            with open(log, "a") as fh:
+                fh.write(f"{efield}\n")
+            super().calculate(atoms, properties, system_changes)
+
+    return InField()

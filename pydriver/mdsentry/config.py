@@ -64,6 +64,13 @@ DEFAULTS = {
         "init_checkpoints": [],   # their checkpoints, to warm-start iteration 1 from
         "jobs": 0,                # members trained at once (0: one per core)
     },
+    "field": {                    # an electric field in the exploration (fix qeq/field)
+        "efield": [0.0, 0.0, 0.0],  # V/A: ${ex} ${ey} ${ez} in the deck, stored with frames
+        "oracle": "zero",         # "zero": labels at zero field (fix qeq/field adds the
+                                  # response on top of the zero-field potential);
+                                  # "given": oracle.kwargs + field.oracle_kwargs carry it
+        "oracle_kwargs": {},      # e.g. VASP {efield = 0.03, idipol = 3, ldipol = true}
+    },
     "loop": {
         "max_iterations": 5,
         "max_labels": 1000,       # oracle calls in all
@@ -73,8 +80,9 @@ DEFAULTS = {
 }
 
 # tables whose keys are the user's (passed on, not checked)
-_FREE = {"oracle.kwargs"}
+_FREE = {"oracle.kwargs", "field.oracle_kwargs"}
 _CHOICES = {("explore", "after_halt"): ("continue", "rewind"),
+            ("field", "oracle"): ("zero", "given"),
             ("train", "device"): ("cpu", "cuda")}
 _FORBIDDEN_IN_DECK = re.compile(
     r"^\s*(pair_style|pair_coeff|read_data|read_restart|create_box|run|minimize|clear|units|"
@@ -91,6 +99,22 @@ def deck_problems(text, name):
               "ML potentials it trains)" if word in ("units", "atom_style") else ""
         problems.append(f"{name}: '{m.group(1)}' is set by mdsentry, not by the deck{why}")
     return problems
+
+
+_QEQ_FIELD = re.compile(r"^\s*fix\s+\S+\s+\S+\s+qeq/field\b(.*)$", re.M)
+_FIELD_VARS = re.compile(r"\befield\s+\$\{ex\}\s+\$\{ey\}\s+\$\{ez\}")
+
+
+def field_problems(deck, efield):
+    """The field the frames are stored with must be the one the deck applies: a deck's
+    fix qeq/field takes it from field.efield as ${ex} ${ey} ${ez}."""
+    fixes = [m.group(0) for m in _QEQ_FIELD.finditer(deck.replace("&\n", " "))]
+    if any(not _FIELD_VARS.search(f) for f in fixes):
+        return ["explore.deck: fix qeq/field must take its field from field.efield: write "
+                "'efield ${ex} ${ey} ${ez}' (so that the stored frames record the field)"]
+    if not fixes and any(e != 0.0 for e in efield):
+        return [f"field.efield = {efield} but explore.deck has no fix qeq/field to apply it"]
+    return []
 
 
 class ConfigError(ValueError):
@@ -185,6 +209,14 @@ def validate(given, base_dir=".", source="config"):
         if cfg[section][key] not in choices:
             problems.append(f"{section}.{key} = {cfg[section][key]!r} must be one of {choices}")
 
+    fi = cfg["field"]
+    if not (isinstance(fi["efield"], list) and len(fi["efield"]) == 3 and
+            all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in fi["efield"])):
+        problems.append(f"field.efield = {fi['efield']!r} must be three numbers (V/A)")
+    elif fi["oracle"] == "given" and not fi["oracle_kwargs"]:
+        problems.append("field.oracle = 'given' needs field.oracle_kwargs: the oracle's own "
+                        "keywords for the field (e.g. VASP efield, idipol, ldipol)")
+
     # elements
     from ase.data import atomic_numbers
 
@@ -238,6 +270,7 @@ def _check_contents(cfg, problems):
     with open(cfg["explore"]["deck"]) as fh:
         deck = fh.read()
     problems += [f"{p} ({cfg['explore']['deck']})" for p in deck_problems(deck, "explore.deck")]
+    problems += field_problems(deck, cfg["field"]["efield"])
     from mdsentry.structure import read_structure
 
     try:
@@ -245,6 +278,13 @@ def _check_contents(cfg, problems):
     except Exception as exc:  # noqa: BLE001 - any reader error is a config problem
         problems.append(f"system.structure: cannot read {cfg['system']['structure']}: {exc}")
         return
+    from mdsentry.structure import outside_cell
+
+    if outside_cell(atoms):
+        problems.append(f"system.structure: atoms lie outside the cell along "
+                        f"{', '.join(outside_cell(atoms))}, where it is not periodic (a fixed "
+                        f"LAMMPS boundary would lose them): centre it, e.g. ase's "
+                        f"Atoms.center(vacuum=..., axis=2)")
     present = sorted(set(atoms.get_chemical_symbols()))
     elements = cfg["system"]["elements"]
     if elements is None:

@@ -232,6 +232,9 @@ def label_store(path, oracle, workdir, ids=None, **kwargs):
     todo = on_root(comm, pending)
     if not todo:
         return 0, 0
+    # the field each label is computed in: the frame's own when the oracle is given it
+    fields = on_root(comm, lambda: store.table(path)["efield"][todo] if oracle.get("field")
+                     else np.zeros((len(todo), 3)), share=False)
     frames = on_root(comm, lambda: store.read(path, ids=todo), share=False)  # root submits
     name = oracle_name(oracle)
     tally = [0, 0]
@@ -239,7 +242,8 @@ def label_store(path, oracle, workdir, ids=None, **kwargs):
     def record(k, r):
         if r["ok"]:
             stress = r["stress"] if r["stress"] is not None else [float("nan")] * 6
-            store.set_labels(path, [todo[k]], [r["energy"]], [r["forces"]], [stress], oracle=name)
+            store.set_labels(path, [todo[k]], [r["energy"]], [r["forces"]], [stress], oracle=name,
+                             label_efield=[fields[k]])
             tally[0] += 1
         else:
             store.set_failed(path, [todo[k]], r["error"], oracle=name)

@@ -184,9 +184,13 @@ def oracle_calls(path):
 
 
 def _oracle(cfg):
-    o = cfg["oracle"]
-    return {"calculator": o["calculator"], "kwargs": o["kwargs"],
-            "name": o["name"] or o["calculator"]}
+    """The oracle as label.py takes it; with field.oracle = "given" the field's keywords
+    join the calculator's, and each label records the field of its frame."""
+    o, fi = cfg["oracle"], cfg["field"]
+    given = fi["oracle"] == "given"
+    return {"calculator": o["calculator"],
+            "kwargs": {**o["kwargs"], **fi["oracle_kwargs"]} if given else o["kwargs"],
+            "name": o["name"] or o["calculator"], "field": given}
 
 
 def _label_opts(cfg):
@@ -281,7 +285,7 @@ def stage_explore(ctx, state):
                 walker=[a.info["walker"] for a in frames], step=[a.info["step"] for a in frames],
                 temperature=[a.info["temperature"] for a in frames],
                 max_devi=[a.info["max_devi"] for a in frames],
-                model_version=state["committee"]["version"])
+                model_version=state["committee"]["version"], efield=ctx.cfg["field"]["efield"])
         for (cands, s) in results:  # the store must hold every frame the fix counted
             expected = s["candidate"] + s["above"]
             if len(cands) != expected:

@@ -34,14 +34,14 @@ def thermostat(temperature, timestep):
 
 
 def deck(cfg, models, data, temperature, seed, steps, equilibrate, dump_every, timestep, outdir,
-         halt=False, md_commands=None):
+         halt=False, md_commands=None, boundary=None):
     """The production deck; ``md_commands``: the user's ensemble (fixes, computes; with
     ``${temp}`` and ``${seed}`` defined) in place of the default ``thermostat``."""
     from mdsentry.walkers import system_commands
 
     ex, elements = cfg["explore"], cfg["system"]["elements"]
     return "\n".join([
-        *system_commands(cfg, models, data, workdir_var=outdir),
+        *system_commands(cfg, models, data, workdir_var=outdir, boundary=boundary),
         f"fix watch all sentry {ex['every']} {ex['lo']} {ex['hi']} halt {'yes' if halt else 'no'} "
         f"elements "
         f"{' '.join(elements)} file {outdir}/sentry.log",
@@ -93,6 +93,8 @@ def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, ti
         data = on_root(comm, lambda: initial_data_file(cfg))
     else:
         data = structure
+    # a structure of the user's: its own boundary (a LAMMPS data file: periodic)
+    boundary = "p p p" if structure else None
     if structure and not structure.endswith(".data"):
         from mdsentry.mpiutil import on_root
         from mdsentry.structure import read_structure, write_data
@@ -104,6 +106,9 @@ def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, ti
             return path
 
         data = on_root(comm, convert)
+        from mdsentry.structure import boundary as boundary_of
+
+        boundary = boundary_of(read_structure(structure))
     index, sub = split_walkers(comm, len(temperatures))
     temperature = temperatures[index]
     tdir = os.path.join(outdir, f"T{temperature:g}")
@@ -119,7 +124,7 @@ def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, ti
             block = []
             for line in deck(cfg, models, data, temperature, seed + index, steps, equilibrate,
                              dump_every, timestep, tdir, halt=halt,
-                             md_commands=md_commands).splitlines():
+                             md_commands=md_commands, boundary=boundary).splitlines():
                 block.append(line)
                 if line.startswith("run"):
                     lmp.commands_string("\n".join(block))

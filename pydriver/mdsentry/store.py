@@ -16,7 +16,8 @@ the file locked until ``h5clear``.  Only one process (the driver's rank 0) write
 Layout (N frames, A atoms in all):
   frames/natoms, offset, cell (N,3,3), pbc (N,3), energy, stress (N,6, Voigt, ASE sign),
          iteration, walker, step, temperature, model_version, max_devi, status,
-         oracle, error, source, split
+         oracle, error, source, split, efield (N,3: the field the frame was explored in,
+         V/A), label_efield (N,3: the field its label was computed in)
   atoms/numbers, positions (A,3), forces (A,3), devi (A)
 Unlabelled energies/forces/stress are NaN.
 """
@@ -50,13 +51,16 @@ FRAME_FIELDS = {
     "temperature": ("f8", (), np.nan), "model_version": ("i4", (), -1),
     "max_devi": ("f8", (), np.nan), "status": ("i1", (), 0), "oracle": (_STR, (), ""),
     "error": (_LONGSTR, (), ""), "source": (_STR, (), ""), "split": (_STR, (), "train"),
+    "efield": ("f8", (3,), 0.0), "label_efield": ("f8", (3,), 0.0),
 }
+# fields added after stores were first written: created (filled) when an older store opens
+_ADDED = ("efield", "label_efield")
 ATOM_FIELDS = {
     "numbers": ("i2", (), 0), "positions": ("f8", (3,), 0.0), "forces": ("f8", (3,), np.nan),
     "devi": ("f8", (), np.nan),
 }
 PROVENANCE = ("iteration", "walker", "step", "temperature", "model_version", "max_devi",
-              "source", "split")
+              "source", "split", "efield")
 
 
 class StoreError(RuntimeError):
@@ -74,6 +78,8 @@ def _open(path, mode):
     try:
         if f.attrs.get("format") != FORMAT and mode != "w":
             raise StoreError(f"{path}: not an mdsentry store (format attribute missing)")
+        if mode == "a":
+            _upgrade(f)
         yield f
         f.flush()
     finally:
@@ -91,12 +97,25 @@ def create(path):
         f.attrs["n_atoms"] = 0
         for group, fields in (("frames", FRAME_FIELDS), ("atoms", ATOM_FIELDS)):
             g = f.create_group(group)
-            for name, (dtype, shape, fill) in fields.items():
-                chunk = 4096 if group == "atoms" else 256
-                g.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape),
-                                 chunks=(chunk, *shape), dtype=dtype,
-                                 fillvalue=_enc(fill, dtype) if dtype in _STRINGS else fill)
+            for name in fields:
+                _create_field(g, name, fields, 0)
     return path
+
+
+def _create_field(g, name, fields, rows):
+    dtype, shape, fill = fields[name]
+    chunk = 4096 if g.name == "/atoms" else 256
+    g.create_dataset(name, shape=(rows, *shape), maxshape=(None, *shape),
+                     chunks=(chunk, *shape), dtype=dtype,
+                     fillvalue=_enc(fill, dtype) if dtype in _STRINGS else fill)
+
+
+def _upgrade(f):
+    """Give a store written before a field existed that field, filled with its default
+    (frames of older runs were explored and labelled without a field)."""
+    for name in _ADDED:
+        if name not in f["frames"]:
+            _create_field(f["frames"], name, FRAME_FIELDS, f["frames"]["natoms"].shape[0])
 
 
 def _enc(text, dtype=_STR):
@@ -157,7 +176,8 @@ def append(path, frames, **provenance) -> np.ndarray:
         for key, value in provenance.items():
             if key in ("source", "split"):
                 value = [_enc(v) for v in np.broadcast_to(np.asarray(value, dtype=object), (n,))]
-            values[key] = np.broadcast_to(np.asarray(value), (n,))
+            shape = FRAME_FIELDS[key][1]
+            values[key] = np.broadcast_to(np.asarray(value, dtype=None), (n, *shape))
         for name, (dtype, shape, fill) in FRAME_FIELDS.items():
             ds = fr[name]
             _resize(ds, start + n)
@@ -179,8 +199,9 @@ def _check_ids(f, ids):
     return ids
 
 
-def set_labels(path, ids, energies, forces, stresses=None, oracle=""):
-    """Record labels for frames ``ids`` (forces: one (natoms, 3) array per frame)."""
+def set_labels(path, ids, energies, forces, stresses=None, oracle="", label_efield=None):
+    """Record labels for frames ``ids`` (forces: one (natoms, 3) array per frame);
+    ``label_efield``: one field (V/A) per frame that the oracle labelled in (default 0)."""
     with _open(path, "a") as f:
         fr, at = f["frames"], f["atoms"]
         ids = _check_ids(f, ids)
@@ -194,6 +215,7 @@ def set_labels(path, ids, energies, forces, stresses=None, oracle=""):
             fr["oracle"][i] = _enc(oracle)
             fr["error"][i] = b""
             fr["energy"][i] = energies[k]
+            fr["label_efield"][i] = label_efield[k] if label_efield is not None else (0.0,) * 3
         f.flush()
         for i in ids:
             fr["status"][i] = STATUS["labelled"]  # last: the rows are complete
@@ -223,6 +245,10 @@ def table(path) -> dict:
         out = {}
         n = int(f.attrs["n_frames"])
         for name in FRAME_FIELDS:
+            if name not in f["frames"]:  # an older store, opened read-only: the default
+                dtype, shape, fill = FRAME_FIELDS[name]
+                out[name] = np.full((n, *shape), fill, dtype=dtype)
+                continue
             data = f["frames"][name][:n]
             if FRAME_FIELDS[name][0] in _STRINGS:
                 data = np.array([x.decode("utf-8", "replace") for x in data], dtype=object)
@@ -256,8 +282,10 @@ def read(path, ids=None, status=None, split=None) -> list:
                 atoms.calc = SinglePointCalculator(
                     atoms, energy=float(t["energy"][i]), forces=at["forces"][off:off + n],
                     stress=None if np.any(np.isnan(stress)) else stress)
-            atoms.info.update({k: (t[k][i].item() if hasattr(t[k][i], "item") else t[k][i])
+            atoms.info.update({k: (t[k][i].item() if np.ndim(t[k][i]) == 0 and
+                                   hasattr(t[k][i], "item") else t[k][i])
                                for k in PROVENANCE})
+            atoms.info["label_efield"] = t["label_efield"][i]
             atoms.info.update(id=int(i), status=STATUS_NAME[int(t["status"][i])],
                               oracle=t["oracle"][i], error=t["error"][i])
             frames.append(atoms)

@@ -18,6 +18,22 @@ def read_structure(path, elements=None):
     return read(path, index=0, parallel=False)
 
 
+def boundary(atoms):
+    """LAMMPS's boundary for the structure: p along periodic axes, f (fixed, vacuum
+    around a slab or cluster) along the others, e.g. "p p f" for pbc = T T F."""
+    return " ".join("p" if periodic else "f" for periodic in atoms.pbc)
+
+
+def outside_cell(atoms):
+    """Axes along which the structure is not periodic and atoms lie outside the cell: a
+    fixed boundary would lose them."""
+    frac = atoms.cell.scaled_positions(atoms.positions) if atoms.cell.rank == 3 else None
+    if frac is None:
+        return [a for a, p in zip("xyz", atoms.pbc) if not p]
+    return [a for k, (a, p) in enumerate(zip("xyz", atoms.pbc))
+            if not p and (frac[:, k].min() < 0.0 or frac[:, k].max() >= 1.0)]
+
+
 def write_data(atoms, path, elements):
     """LAMMPS data file (atom_style atomic, metal units) with types in ``elements`` order."""
     from ase.io import write

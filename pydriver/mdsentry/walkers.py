@@ -40,13 +40,23 @@ def committee_commands(cfg, models, workdir_var="${workdir}"):
     return style, coeffs
 
 
-def system_commands(cfg, models, start, fresh=True, workdir_var="${workdir}"):
-    """The head of every deck (exploration and production): units, the structure (a
-    data file, or a binary restart when not ``fresh``), masses and the committee."""
-    head = [f"units {UNITS}", f"atom_style {ATOM_STYLE}", f"read_data {start}"] if fresh \
-        else [f"read_restart {start}"]
+def system_commands(cfg, models, start, fresh=True, workdir_var="${workdir}", boundary=None):
+    """The head of every deck (exploration and production): units, the boundary (default:
+    that of the run's structure), the structure (a data file, or a binary restart when
+    not ``fresh``), masses and the committee."""
+    head = [f"units {UNITS}", f"atom_style {ATOM_STYLE}",
+            f"boundary {boundary or _boundary(cfg)}",
+            f"read_data {start}"] if fresh else [f"read_restart {start}"]
     style, coeffs = committee_commands(cfg, models, workdir_var=workdir_var)
     return [*head, *mass_commands(cfg["system"]["elements"]), style, *coeffs]
+
+
+def _boundary(cfg):
+    """From the structure's pbc: a slab with pbc T T F runs in "p p f" (fix qeq/field
+    needs the field along a non-periodic axis)."""
+    from mdsentry.structure import boundary
+
+    return boundary(read_structure(cfg["system"]["structure"], cfg["system"]["elements"]))
 
 
 def walker_deck(cfg, models, start, fresh, temperature, seed):
@@ -91,7 +101,10 @@ def make_walker(cfg, comm, index, models, start=None, deepmd=None):
     if deepmd is None:
         deepmd = cfg["train"]["backend"] == "deepmd"
     walker = Walker(comm, index, walker_dir(cfg, index), deck, sentry=SENTRY,
-                    variables={"temp": temperature, "seed": seed, "walker": index},
+                    variables={"temp": temperature, "seed": seed, "walker": index,
+                               # files the deck reads (QEq parameters) sit beside it
+                               "deckdir": os.path.dirname(os.path.abspath(ex["deck"])),
+                               **dict(zip(("ex", "ey", "ez"), cfg["field"]["efield"]))},
                     deepmd=deepmd)
     # the sentry log is appended to by every instance (a rewind starts one at an earlier
     # step): this instance's checks start at the log's current end
