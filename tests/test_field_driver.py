@@ -97,23 +97,33 @@ def test_an_older_store_gains_the_field_columns(tmp_path):
     assert list(frame.info["label_efield"]) == [0, 0, 0.02]
 
 
-@pytest.mark.parametrize("oracle", ["given", pytest.param("zero", marks=pytest.mark.slow)])
+def test_a_given_field_and_the_fix_would_count_it_twice(tmp_path):
+    path = slab_config(tmp_path, field={"efield": "[0.0, 0.0, 0.05]", "oracle": '"given"',
+                                        "oracle_kwargs": "{efield = 0.05}"})
+    with pytest.raises(ConfigError, match="would add it twice"):
+        load(path)
+
+
+@pytest.mark.parametrize("oracle", ["zero", pytest.param("given", marks=pytest.mark.slow)])
 def test_field_exploration_records_the_field(tmp_path, oracle):
-    """Explore a Cu slab in p p f at 0.05 V/A with the shipped committee, select and label
-    (stopping before training): the candidates carry the field; their labels carry it only
-    when the oracle was given it, and the oracle got its keyword then.  (The zero case
-    differs only by the oracle's keywords, which test_the_oracle_is_given_... checks.)"""
+    """A Cu slab in p p f at 0.05 V/A with the shipped committee, explored, selected and
+    labelled (stopping before training).  zero: the deck's fix applies the field, the
+    candidates record it, their labels are at zero field.  given: the committee carries
+    the field (no fix), the oracle gets its keyword and the labels record the field."""
     log = tmp_path / "oracle.log"
     field = {"efield": "[0.0, 0.0, 0.05]", "oracle": f'"{oracle}"'}
+    deck = FIELD_DECK
     if oracle == "given":
         field["oracle_kwargs"] = "{efield = 0.05}"
-    path = slab_config(tmp_path, field=field,
+        deck = "fix md all nvt temp ${temp} ${temp} 0.1\nthermo 100\n"
+    path = slab_config(tmp_path, deck=deck, field=field,
                        oracle={"calculator": "oracles_for_tests:in_field",
                                "kwargs": {"log": str(log)}, "timeout": 60.0},
                        select={"budget": 3})
     mdsentry("run", path, "--no-progress", "--stop-after", "label")
     lammps_log = (tmp_path / "run" / "walkers" / "walker00" / "log.lammps").read_text()
-    assert "boundary p p f" in lammps_log and "efield 0.0 0.0 0.05" in lammps_log
+    assert "boundary p p f" in lammps_log
+    assert ("efield 0.0 0.0 0.05" in lammps_log) == (oracle == "zero")
     t = store.table(str(tmp_path / "run" / "frames.h5"))
     md = t["source"] == "md"
     assert md.sum() > 0 and np.allclose(t["efield"][md], [0, 0, 0.05])

@@ -105,15 +105,22 @@ _QEQ_FIELD = re.compile(r"^\s*fix\s+\S+\s+\S+\s+qeq/field\b(.*)$", re.M)
 _FIELD_VARS = re.compile(r"\befield\s+\$\{ex\}\s+\$\{ey\}\s+\$\{ez\}")
 
 
-def field_problems(deck, efield):
-    """The field the frames are stored with must be the one the deck applies: a deck's
-    fix qeq/field takes it from field.efield as ${ex} ${ey} ${ez}."""
+def field_problems(deck, efield, oracle="zero"):
+    """The field must be applied once, and be the one the frames are stored with.
+    Labels at zero field: the deck's fix qeq/field adds the field (read from field.efield
+    as ${ex} ${ey} ${ez}).  Labels in the field (oracle "given"): the committee learns
+    it, and a fix qeq/field would add it a second time."""
     fixes = [m.group(0) for m in _QEQ_FIELD.finditer(deck.replace("&\n", " "))]
+    if fixes and oracle == "given":
+        return ["explore.deck has fix qeq/field but field.oracle = 'given': the labels "
+                "contain the field, so the committee carries it and the fix would add it "
+                "twice (use field.oracle = 'zero' with the fix, or drop the fix)"]
     if any(not _FIELD_VARS.search(f) for f in fixes):
         return ["explore.deck: fix qeq/field must take its field from field.efield: write "
                 "'efield ${ex} ${ey} ${ez}' (so that the stored frames record the field)"]
-    if not fixes and any(e != 0.0 for e in efield):
-        return [f"field.efield = {efield} but explore.deck has no fix qeq/field to apply it"]
+    if not fixes and oracle == "zero" and any(e != 0.0 for e in efield):
+        return [f"field.efield = {efield} with labels at zero field, but explore.deck has "
+                f"no fix qeq/field to apply it"]
     return []
 
 
@@ -270,7 +277,7 @@ def _check_contents(cfg, problems):
     with open(cfg["explore"]["deck"]) as fh:
         deck = fh.read()
     problems += [f"{p} ({cfg['explore']['deck']})" for p in deck_problems(deck, "explore.deck")]
-    problems += field_problems(deck, cfg["field"]["efield"])
+    problems += field_problems(deck, cfg["field"]["efield"], cfg["field"]["oracle"])
     from mdsentry.structure import read_structure
 
     try:
