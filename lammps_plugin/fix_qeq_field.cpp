@@ -433,8 +433,10 @@ void FixQEqField::grow_work()
   const int n = atom->nmax;
   if (n <= nmax_work) return;
   nmax_work = n;
-  for (auto *v : {&diag, &rtilde_slab, &phi, &rhs, &r, &z, &d, &hd, &q0, &qe, &dq, &hq})
+  for (auto *v : {&diag, &rtilde_slab, &phi, &rhs, &rhs_field, &q0, &qe, &dq, &hq})
     v->assign(n, 0.0);
+  for (int c = 0; c < 2; c++)
+    for (auto *v : {&rv[c], &zv[c], &dv[c], &hv[c]}) v->assign(n, 0.0);
   gidx.assign(n, -1);
 }
 
@@ -539,27 +541,60 @@ double FixQEqField::dot_owned(const double *a, const double *b)
   return all;
 }
 
-/* out = H v on owned atoms of the group (v is sent to the ghosts first) */
+/* out_k = H v_k (k < n, n = 1 or 2) on owned atoms of the group: one forward
+   communication and one pass over H for both (the two solves of a step run in
+   lockstep, so each CG iteration reads the matrix and talks to neighbours once) */
 
-void FixQEqField::matvec(double *v, double *out)
+void FixQEqField::matvec(int n, double *const *v, double *const *out)
 {
-  forward(v);
+  forward(v[0], n > 1 ? v[1] : nullptr);
   const int nlocal = atom->nlocal;
-  for (int i = 0; i < nlocal; i++) {
-    if (gidx[i] < 0) {
-      out[i] = 0.0;
-      continue;
+  const int *type = atom->type;
+  double *v0 = v[0], *o0 = out[0];
+  if (n == 1) {
+    for (int i = 0; i < nlocal; i++) {
+      if (gidx[i] < 0) {
+        o0[i] = 0.0;
+        continue;
+      }
+      double s0 = hardness[type[i]] * v0[i];
+      for (int k = firstnbr[i]; k < firstnbr[i + 1]; k++) s0 += hval[k] * v0[jlist[k]];
+      o0[i] = s0;
     }
-    double s = hardness[atom->type[i]] * v[i];
-    for (int k = firstnbr[i]; k < firstnbr[i + 1]; k++) s += hval[k] * v[jlist[k]];
-    out[i] = s;
+  } else {
+    double *v1 = v[1], *o1 = out[1];
+    for (int i = 0; i < nlocal; i++) {
+      if (gidx[i] < 0) {
+        o0[i] = o1[i] = 0.0;
+        continue;
+      }
+      double s0 = hardness[type[i]] * v0[i], s1 = hardness[type[i]] * v1[i];
+      for (int k = firstnbr[i]; k < firstnbr[i + 1]; k++) {
+        const double h = hval[k];
+        const int j = jlist[k];
+        s0 += h * v0[j];
+        s1 += h * v1[j];
+      }
+      o0[i] = s0;
+      o1[i] = s1;
+    }
   }
   if (slabflag) {
     // rank-one term of the slab energy 2 pi k M^2 / V, M = sum q z~
-    const double m = dot_owned(rtilde_slab.data(), v);
+    double local[2] = {0.0, 0.0}, m[2];
     for (int i = 0; i < nlocal; i++)
-      if (gidx[i] >= 0) out[i] += slab_coeff * rtilde_slab[i] * m;
+      if (gidx[i] >= 0)
+        for (int c = 0; c < n; c++) local[c] += rtilde_slab[i] * v[c][i];
+    MPI_Allreduce(local, m, n, MPI_DOUBLE, MPI_SUM, world);
+    for (int c = 0; c < n; c++)
+      for (int i = 0; i < nlocal; i++)
+        if (gidx[i] >= 0) out[c][i] += slab_coeff * rtilde_slab[i] * m[c];
   }
+}
+
+void FixQEqField::matvec(double *v, double *out)
+{
+  matvec(1, &v, &out);
 }
 
 /* ----------------------------------------------------------------------
@@ -602,104 +637,157 @@ void FixQEqField::remember(int k, const double *xsol)
 
 void FixQEqField::group_reduce(const double *v, bool scaled, std::vector<double> &sums)
 {
+  group_reduce(1, &v, scaled, sums);
+}
+
+/* the sums of n vectors (sums[c * ngroups + g]) in one reduction */
+
+void FixQEqField::group_reduce(int n, const double *const *v, bool scaled,
+                               std::vector<double> &sums)
+{
   const int nlocal = atom->nlocal;
-  std::vector<double> local(ngroups, 0.0);
-  for (int i = 0; i < nlocal; i++)
-    if (gidx[i] >= 0) local[gidx[i]] += scaled ? v[i] / diag[i] : v[i];
-  sums.assign(ngroups, 0.0);
-  MPI_Allreduce(local.data(), sums.data(), ngroups, MPI_DOUBLE, MPI_SUM, world);
+  std::vector<double> local(n * ngroups, 0.0);
+  for (int c = 0; c < n; c++)
+    for (int i = 0; i < nlocal; i++)
+      if (gidx[i] >= 0) local[c * ngroups + gidx[i]] += scaled ? v[c][i] / diag[i] : v[c][i];
+  sums.assign(n * ngroups, 0.0);
+  MPI_Allreduce(local.data(), sums.data(), n * ngroups, MPI_DOUBLE, MPI_SUM, world);
 }
 
 /* ----------------------------------------------------------------------
    projected Jacobi-preconditioned CG: minimise 1/2 x.Hx - b.x with the charge
    of each constraint group fixed at target[g] (each iterate keeps it), i.e.
-   H x = b + lambda_g on group g.  Stops when the residual without its per-group
-   multiplier part is <= tolerance |b|; returns the iterations
+   H x = b + lambda_g on group g.  n = 1 or 2 independent systems (solves ks[c]
+   of the warm-start store) advance in lockstep, each with its own steps and
+   stopping test: the residual without its per-group multiplier part at most
+   tolerance |b|.  iters[c], relres[c] per system
 ------------------------------------------------------------------------- */
 
-int FixQEqField::solve(int k, const double *b, const double *target, double *xsol,
-                       double &relres)
+void FixQEqField::solve(int n, const int *ks, const double *const *b, const double *const *target,
+                        double *const *x, int *iters, double *relres)
 {
   const int nlocal = atom->nlocal;
   std::vector<double> sums;
-  double bnorm = sqrt(dot_owned(b, b));
+  double *r[2] = {rv[0].data(), rv[1].data()}, *z[2] = {zv[0].data(), zv[1].data()};
+  double *d[2] = {dv[0].data(), dv[1].data()}, *hd[2] = {hv[0].data(), hv[1].data()};
 
-  // the warm start, moved (M-weighted) onto the constraint set
-  guess(k, xsol);
-  group_reduce(xsol, false, sums);
-  for (int i = 0; i < nlocal; i++)
-    if (gidx[i] >= 0)
-      xsol[i] += (target[gidx[i]] - sums[gidx[i]]) / (diag[i] * weight[gidx[i]]);
-  if (bnorm == 0.0) bnorm = 1.0;    // no driving term: the residual in units of H x
-
-  matvec(xsol, hd.data());
-  for (int i = 0; i < nlocal; i++) r[i] = gidx[i] >= 0 ? b[i] - hd[i] : 0.0;
-
-  // z = P M^-1 r, r.z and |r|.  The residual's multiplier part (one constant per group)
-  // is taken out of r itself each time: left in, it grows while the rest shrinks and
-  // the projection loses the digits that keep the iterates on the constraints (the
-  // "residual update" of Gould, Hribar & Nocedal, SIAM J. Sci. Comput. 23, 1376 (2001)).
-  double out[2];
-  auto precondition = [&]() {
-    group_reduce(r.data(), true, sums);
-    double local[2] = {0.0, 0.0};
-    for (int i = 0; i < nlocal; i++) {
-      if (gidx[i] < 0) {
-        z[i] = 0.0;
-        continue;
-      }
-      r[i] -= sums[gidx[i]] / weight[gidx[i]];
-      z[i] = r[i] / diag[i];
-      local[0] += r[i] * z[i];
-      local[1] += r[i] * r[i];
-    }
-    MPI_Allreduce(local, out, 2, MPI_DOUBLE, MPI_SUM, world);
-  };
-  precondition();
-  for (int i = 0; i < nlocal; i++) d[i] = z[i];
-  double rz = out[0];
-  relres = sqrt(out[1]) / bnorm;
-  int it = 0;
-  while (!(relres <= tolerance) && it < maxiter) {
-    matvec(d.data(), hd.data());
-    const double curvature = dot_owned(d.data(), hd.data());
-    // reduced, so the same on every rank: a collective error
-    if (!(curvature > 0.0))
-      error->all(FLERR,
-                 "Fix qeq/field: the QEq matrix is not positive definite at step {} (d.Hd = "
-                 "{:.3g}): these parameters let the charges run away (a polarisation "
-                 "catastrophe); use larger J or smaller gamma for the densest species",
-                 update->ntimestep, curvature);
-    const double alpha = rz / curvature;
+  // the warm starts, moved (M-weighted) onto the constraint sets
+  for (int c = 0; c < n; c++) guess(ks[c], x[c]);
+  group_reduce(n, x, false, sums);
+  double bnorm[2], local[4];
+  for (int c = 0; c < n; c++) {
+    local[c] = 0.0;
     for (int i = 0; i < nlocal; i++) {
       if (gidx[i] < 0) continue;
-      xsol[i] += alpha * d[i];
-      r[i] -= alpha * hd[i];
+      const int g = gidx[i];
+      x[c][i] += (target[c][g] - sums[c * ngroups + g]) / (diag[i] * weight[g]);
+      local[c] += b[c][i] * b[c][i];
     }
-    precondition();
-    relres = sqrt(out[1]) / bnorm;
-    const double beta = out[0] / rz;
-    rz = out[0];
-    for (int i = 0; i < nlocal; i++)
-      if (gidx[i] >= 0) d[i] = z[i] + beta * d[i];
-    it++;
   }
-  if (!(relres <= tolerance)) {    // NaN included
-    static const char *what[] = {"zero-field", "field"};
-    // relres is the same on every rank (reduced), so is this branch
-    if (error_unconverged)
-      error->all(FLERR,
-                 "Fix qeq/field: {} solve not converged after {} iterations at step {} "
-                 "(residual {:.3g} > tolerance {:.3g})",
-                 what[k], it, update->ntimestep, relres, tolerance);
-    else if (comm->me == 0)
-      error->warning(FLERR,
-                     "Fix qeq/field: {} solve not converged after {} iterations at step {} "
-                     "(residual {:.3g} > tolerance {:.3g})",
-                     what[k], it, update->ntimestep, relres, tolerance);
+  MPI_Allreduce(local, bnorm, n, MPI_DOUBLE, MPI_SUM, world);
+  for (int c = 0; c < n; c++) {
+    bnorm[c] = sqrt(bnorm[c]);
+    if (bnorm[c] == 0.0) bnorm[c] = 1.0;    // no driving term: the residual in units of H x
   }
-  remember(k, xsol);
-  return it;
+  matvec(n, x, hd);
+  for (int c = 0; c < n; c++)
+    for (int i = 0; i < nlocal; i++) r[c][i] = gidx[i] >= 0 ? b[c][i] - hd[c][i] : 0.0;
+
+  // z = P M^-1 r, r.z and |r| of the systems in act.  The residual's multiplier part
+  // (one constant per group) is taken out of r itself each time: left in, it grows
+  // while the rest shrinks and the projection loses the digits that keep the iterates
+  // on the constraints (the "residual update" of Gould, Hribar & Nocedal, SIAM J. Sci.
+  // Comput. 23, 1376 (2001)).
+  double rz[2], rr[2];
+  auto precondition = [&](int na, const int *act) {
+    const double *ra[2] = {r[act[0]], na > 1 ? r[act[1]] : nullptr};
+    group_reduce(na, ra, true, sums);
+    double loc[4] = {0.0, 0.0, 0.0, 0.0}, all[4];
+    for (int a = 0; a < na; a++) {
+      const int c = act[a];
+      for (int i = 0; i < nlocal; i++) {
+        if (gidx[i] < 0) {
+          z[c][i] = 0.0;
+          continue;
+        }
+        r[c][i] -= sums[a * ngroups + gidx[i]] / weight[gidx[i]];
+        z[c][i] = r[c][i] / diag[i];
+        loc[2 * a] += r[c][i] * z[c][i];
+        loc[2 * a + 1] += r[c][i] * r[c][i];
+      }
+    }
+    MPI_Allreduce(loc, all, 2 * na, MPI_DOUBLE, MPI_SUM, world);
+    for (int a = 0; a < na; a++) {
+      rz[act[a]] = all[2 * a];
+      rr[act[a]] = all[2 * a + 1];
+    }
+  };
+  const int both[2] = {0, 1};
+  precondition(n, both);
+  bool active[2] = {false, false};
+  for (int c = 0; c < n; c++) {
+    for (int i = 0; i < nlocal; i++) d[c][i] = z[c][i];
+    relres[c] = sqrt(rr[c]) / bnorm[c];
+    iters[c] = 0;
+    active[c] = !(relres[c] <= tolerance) && maxiter > 0;    // NaN included
+  }
+  // every value deciding the loop is reduced, hence the same on every rank
+  while (active[0] || active[1]) {
+    int act[2], na = 0;
+    for (int c = 0; c < n; c++)
+      if (active[c]) act[na++] = c;
+    double *da[2] = {d[act[0]], na > 1 ? d[act[1]] : nullptr};
+    double *ha[2] = {hd[act[0]], na > 1 ? hd[act[1]] : nullptr};
+    matvec(na, da, ha);
+    double loc[2] = {0.0, 0.0}, curv[2];
+    for (int a = 0; a < na; a++)
+      for (int i = 0; i < nlocal; i++)
+        if (gidx[i] >= 0) loc[a] += da[a][i] * ha[a][i];
+    MPI_Allreduce(loc, curv, na, MPI_DOUBLE, MPI_SUM, world);
+    double rz_old[2];
+    for (int a = 0; a < na; a++) {
+      const int c = act[a];
+      if (!(curv[a] > 0.0))
+        error->all(FLERR,
+                   "Fix qeq/field: the QEq matrix is not positive definite at step {} (d.Hd = "
+                   "{:.3g}): these parameters let the charges run away (a polarisation "
+                   "catastrophe); use larger J or smaller gamma for the densest species",
+                   update->ntimestep, curv[a]);
+      const double alpha = rz[c] / curv[a];
+      for (int i = 0; i < nlocal; i++) {
+        if (gidx[i] < 0) continue;
+        x[c][i] += alpha * d[c][i];
+        r[c][i] -= alpha * hd[c][i];
+      }
+      rz_old[a] = rz[c];
+    }
+    precondition(na, act);
+    for (int a = 0; a < na; a++) {
+      const int c = act[a];
+      relres[c] = sqrt(rr[c]) / bnorm[c];
+      const double beta = rz[c] / rz_old[a];
+      for (int i = 0; i < nlocal; i++)
+        if (gidx[i] >= 0) d[c][i] = z[c][i] + beta * d[c][i];
+      iters[c]++;
+      active[c] = !(relres[c] <= tolerance) && iters[c] < maxiter;
+    }
+  }
+  for (int c = 0; c < n; c++) {
+    if (!(relres[c] <= tolerance)) {    // NaN included
+      static const char *what[] = {"zero-field", "field"};
+      if (error_unconverged)
+        error->all(FLERR,
+                   "Fix qeq/field: {} solve not converged after {} iterations at step {} "
+                   "(residual {:.3g} > tolerance {:.3g})",
+                   what[ks[c]], iters[c], update->ntimestep, relres[c], tolerance);
+      else if (comm->me == 0)
+        error->warning(FLERR,
+                       "Fix qeq/field: {} solve not converged after {} iterations at step {} "
+                       "(residual {:.3g} > tolerance {:.3g})",
+                       what[ks[c]], iters[c], update->ntimestep, relres[c], tolerance);
+    }
+    remember(ks[c], x[c]);
+  }
 }
 
 /* ----------------------------------------------------------------------
@@ -792,21 +880,23 @@ void FixQEqField::solve_charges()
 {
   const int nlocal = atom->nlocal;
   const bool field_on = efield[0] != 0.0 || efield[1] != 0.0 || efield[2] != 0.0;
-  iterations = 0;
-  residual_max = 0.0;
-  double res;
 
   for (int i = 0; i < nlocal; i++) rhs[i] = 1.0;
   group_reduce(rhs.data(), true, weight);    // sum over each group of 1 / H_ii
-  for (int i = 0; i < nlocal; i++) rhs[i] = (gidx[i] >= 0) ? -chi[atom->type[i]] : 0.0;
-  iterations += solve(0, rhs.data(), group_charge.data(), q0.data(), res);
-  residual_max = std::max(residual_max, res);
-  if (field_on) {
-    const std::vector<double> neutral(ngroups, 0.0);
-    for (int i = 0; i < nlocal; i++) rhs[i] = (gidx[i] >= 0) ? -phi[i] : 0.0;
-    iterations += solve(1, rhs.data(), neutral.data(), dq.data(), res);
-    residual_max = std::max(residual_max, res);
+  for (int i = 0; i < nlocal; i++) {
+    rhs[i] = (gidx[i] >= 0) ? -chi[atom->type[i]] : 0.0;
+    rhs_field[i] = (gidx[i] >= 0) ? -phi[i] : 0.0;
   }
+  const std::vector<double> neutral(ngroups, 0.0);
+  const int ks[2] = {0, 1};
+  const double *b[2] = {rhs.data(), rhs_field.data()};
+  const double *target[2] = {group_charge.data(), neutral.data()};
+  double *x[2] = {q0.data(), dq.data()};
+  int iters[2] = {0, 0};
+  double res[2] = {0.0, 0.0};
+  solve(field_on ? 2 : 1, ks, b, target, x, iters, res);
+  iterations = iters[0] + iters[1];
+  residual_max = std::max(res[0], res[1]);
   for (int i = 0; i < nlocal; i++) {
     if (gidx[i] < 0) q0[i] = 0.0;
     qe[i] = q0[i] + (field_on && gidx[i] >= 0 ? dq[i] : 0.0);
@@ -1074,7 +1164,7 @@ int FixQEqField::unpack_exchange(int nlocal, double *buf)
 double FixQEqField::memory_usage()
 {
   double bytes = static_cast<double>(atom->nmax) * (ncol + 2) * sizeof(double);
-  bytes += static_cast<double>(nmax_work) * 12 * sizeof(double);
+  bytes += static_cast<double>(nmax_work) * 17 * sizeof(double);
   bytes += static_cast<double>(jlist.capacity()) * (sizeof(int) + 2 * sizeof(double));
   return bytes;
 }

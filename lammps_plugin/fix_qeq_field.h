@@ -86,7 +86,8 @@ class FixQEqField : public Fix {
   // per-step work, sized nmax (owned + ghost)
   int nmax_work;
   std::vector<int> gidx;    // constraint group of each atom, -1 outside the fix group
-  std::vector<double> diag, rtilde_slab, phi, rhs, r, z, d, hd, q0, qe, dq, hq;
+  std::vector<double> diag, rtilde_slab, phi, rhs, rhs_field, q0, qe, dq, hq;
+  std::vector<double> rv[2], zv[2], dv[2], hv[2];    // CG vectors of the two solves
   std::vector<double> weight;    // per constraint group: sum of 1 / H_ii
   double *commvec[2];
   int commsize;
@@ -105,8 +106,11 @@ class FixQEqField : public Fix {
   void grow_work();
   void build_matrix();
   void matvec(double *, double *);
-  int solve(int, const double *, const double *, double *, double &);
+  void matvec(int, double *const *, double *const *);
+  void solve(int, const int *, const double *const *, const double *const *, double *const *,
+             int *, double *);
   void group_reduce(const double *, bool, std::vector<double> &);
+  void group_reduce(int, const double *const *, bool, std::vector<double> &);
   void guess(int, double *);
   void remember(int, const double *);
   void solve_charges();
