@@ -55,11 +55,10 @@ static constexpr int MAXGROUPS = 60;
 
 FixQEqField::FixQEqField(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), response(FULL), slabflag(-1), slab_axis(-1), error_unconverged(0),
-    qtotal(0.0), ngroups(0), rest_used(0), list(nullptr), cutghost_user(0.0), cutghost_set(0.0),
-    cutghost_raised(0), nsolve(0), ncol(0), store(nullptr), qout(nullptr), atom_rows(0),
+    qtotal(0.0), ngroups(0), rest_used(0), list(nullptr), nsolve(0), ncol(0), store(nullptr), qout(nullptr), atom_rows(0),
     nhistory(0),
     nmax_work(0), commsize(1), slab_coeff(0.0), delta_energy(0.0), dipole(0.0),
-    dipole_induced(0.0), residual_max(0.0), iterations(0), last_solve(-1)
+    dipole_induced(0.0), residual_max(0.0), total_charge(0.0), iterations(0), last_solve(-1)
 {
   if (narg < 12)
     error->all(FLERR,
@@ -182,8 +181,7 @@ FixQEqField::~FixQEqField()
   memory->destroy(store);
   memory->destroy(qout);
   delete[] extlist;
-  // give back a ghost cutoff raised for this fix, unless someone changed it since
-  if (cutghost_raised && comm->cutghostuser == cutghost_set) comm->cutghostuser = cutghost_user;
+  ghost_cutoff.restore(comm);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -265,6 +263,11 @@ void FixQEqField::read_file(const char *file)
   MPI_Bcast(hardness.data(), ntypes + 1, MPI_DOUBLE, 0, world);
   MPI_Bcast(gamma.data(), ntypes + 1, MPI_DOUBLE, 0, world);
   MPI_Bcast(have_params.data(), ntypes + 1, MPI_INT, 0, world);
+  shield.assign((ntypes + 1) * (ntypes + 1), 0.0);
+  for (int a = 1; a <= ntypes; a++)
+    for (int b = 1; b <= ntypes; b++)
+      if (have_params[a] && have_params[b])
+        shield[a * (ntypes + 1) + b] = pow(gamma[a] * gamma[b], -1.5);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -282,11 +285,7 @@ void FixQEqField::init()
 
   // ghosts out to cutoff + skin; given back when the fix is deleted
   const double need = cutoff + neighbor->skin;
-  if (comm->cutghostuser < need) {
-    if (!cutghost_raised || comm->cutghostuser != cutghost_set) cutghost_user = comm->cutghostuser;
-    cutghost_set = comm->cutghostuser = need;
-    cutghost_raised = 1;
-  }
+  ghost_cutoff.raise(comm, need);
 }
 
 /* ----------------------------------------------------------------------
@@ -472,13 +471,6 @@ void FixQEqField::build_matrix()
   const int nlocal = atom->nlocal;
   const double cutsq = cutoff * cutoff;
   const int ntypes = atom->ntypes;
-  if (static_cast<int>(shield.size()) != (ntypes + 1) * (ntypes + 1)) {
-    shield.assign((ntypes + 1) * (ntypes + 1), 0.0);
-    for (int a = 1; a <= ntypes; a++)
-      for (int b = 1; b <= ntypes; b++)
-        if (have_params[a] && have_params[b])
-          shield[a * (ntypes + 1) + b] = pow(gamma[a] * gamma[b], -1.5);
-  }
 
   firstnbr.assign(nlocal + 1, 0);
   jlist.clear();
@@ -912,14 +904,13 @@ void FixQEqField::post_force(int vflag)
   grow_work();
 
   const int nlocal = atom->nlocal;
-  const int nall = nlocal + atom->nghost;
   double **x = atom->x;
   int *mask = atom->mask;
   int *type = atom->type;
 
   for (int k = 0; k < 3; k++) center[k] = 0.5 * (domain->boxlo[k] + domain->boxhi[k]);
   slab_coeff = slabflag ? FOURPI * COULOMB / (domain->xprd * domain->yprd * domain->zprd) : 0.0;
-  for (int i = 0; i < nall; i++) {
+  for (int i = 0; i < nlocal; i++) {    // only owned rows are solved for
     int g = -1;
     if (mask[i] & groupbit) {
       g = rest_used ? ngroups - 1 : -1;
@@ -1002,7 +993,7 @@ void FixQEqField::apply_forces(int /*vflag*/)
   dipole_induced = all[1];
   const double m_e = all[2], m_0 = all[3];
   for (int g = 0; g < ngroups; g++) group_sums[g] = all[6 + g];
-  group_sums[MAXGROUPS] = all[5];
+  total_charge = all[5];
 
   if (!field_on) {
     delta_energy = 0.0;    // nothing added: the ML potential alone, bitwise
@@ -1114,7 +1105,7 @@ double FixQEqField::compute_vector(int n)
     case 4:
       return residual_max;
     case 5:
-      return group_sums[MAXGROUPS];
+      return total_charge;
     default:
       return group_sums[n - 6];
   }

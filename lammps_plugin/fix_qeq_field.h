@@ -18,6 +18,7 @@
 #define MDSENTRY_FIX_QEQ_FIELD_H
 
 #include "fix.h"
+#include "ghost_cutoff.h"
 
 #include <string>
 #include <vector>
@@ -71,8 +72,7 @@ class FixQEqField : public Fix {
   int rest_used;
 
   class NeighList *list;
-  double cutghost_user, cutghost_set;
-  int cutghost_raised;
+  GhostCutoff ghost_cutoff;
 
   // per-atom, migrating with the atoms: warm-start histories of both solves
   // (3 per solve, newest first) and the charges of the last solve
@@ -97,7 +97,8 @@ class FixQEqField : public Fix {
   std::vector<double> hval, hdval;
 
   double slab_coeff, center[3];
-  double delta_energy, dipole, dipole_induced, residual_max, group_sums[64];
+  double delta_energy, dipole, dipole_induced, residual_max, total_charge;
+  double group_sums[64];    // charge of each qgroup (at most MAXGROUPS - 1 of them)
   int iterations;
   bigint last_solve;
 

@@ -86,8 +86,7 @@ const char *dtype_name(torch::Dtype t)
 PairMACE::PairMACE(LAMMPS *lmp) :
     Pair(lmp), graph_request(GRAPH_AUTO), graph_ghost(0), use_cuda(0), nthreads(0),
     dtype_request(0), model_loaded(0), generation(0), init_generation(-1), device(torch::kCPU),
-    dtype(torch::kFloat64), r_max(0.0), num_interactions(0), cutghost_raised(0),
-    cutghost_user(0.0), cutghost_set(0.0)
+    dtype(torch::kFloat64), r_max(0.0), num_interactions(0)
 {
   single_enable = 0;         // a message-passing energy has no pair terms
   restartinfo = 0;           // the model file is re-read from the input's pair_coeff
@@ -99,7 +98,7 @@ PairMACE::PairMACE(LAMMPS *lmp) :
 
 PairMACE::~PairMACE()
 {
-  if (cutghost_raised && comm->cutghostuser == cutghost_set) comm->cutghostuser = cutghost_user;
+  ghost_cutoff.restore(comm);
   if (allocated) {
     memory->destroy(setflag);
     memory->destroy(cutsq);
@@ -384,11 +383,7 @@ void PairMACE::init_style()
     // every atom whose features reach an owned atom within num_interactions layers,
     // plus the skin the atoms may move before the next rebuild
     const double need = num_interactions * r_max + neighbor->skin;
-    if (comm->cutghostuser < need) {
-      if (!cutghost_raised || comm->cutghostuser != cutghost_set)
-        cutghost_user = comm->cutghostuser;
-      cutghost_raised = 1;
-      cutghost_set = comm->cutghostuser = need;
+    if (ghost_cutoff.raise(comm, need)) {
       if (comm->me == 0)
         utils::logmesg(lmp,
                        "pair_style mace: ghost cutoff set to {:.4g} A (comm_modify cutoff; "

@@ -22,6 +22,7 @@
 #ifndef MDSENTRY_PAIR_MACE_H
 #define MDSENTRY_PAIR_MACE_H
 
+#include "ghost_cutoff.h"
 #include "pair.h"
 
 #include <torch/script.h>
@@ -64,8 +65,7 @@ class PairMACE : public Pair {
   std::vector<int> type_column;     // LAMMPS type -> node_attrs column, -1 = NULL
   // the ghost graph raises comm_modify cutoff; the user's value comes back when this
   // style goes away (and nobody changed it since)
-  int cutghost_raised;
-  double cutghost_user, cutghost_set;
+  GhostCutoff ghost_cutoff;
 
   // per-step buffers, kept between steps (they only grow)
   std::vector<double> buf_pos, buf_attrs, buf_mask, buf_shift, buf_unit;

@@ -287,9 +287,10 @@ def _check_contents(cfg, problems):
         return
     from mdsentry.structure import outside_cell
 
-    if outside_cell(atoms):
+    outside = outside_cell(atoms)
+    if outside:
         problems.append(f"system.structure: atoms lie outside the cell along "
-                        f"{', '.join(outside_cell(atoms))}, where it is not periodic (a fixed "
+                        f"{', '.join(outside)}, where it is not periodic (a fixed "
                         f"LAMMPS boundary would lose them): centre it, e.g. ase's "
                         f"Atoms.center(vacuum=..., axis=2)")
     present = sorted(set(atoms.get_chemical_symbols()))

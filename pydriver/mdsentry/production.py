@@ -97,18 +97,17 @@ def production(workdir, temperatures, steps, equilibrate=2000, dump_every=50, ti
     boundary = "p p p" if structure else None
     if structure and not structure.endswith(".data"):
         from mdsentry.mpiutil import on_root
+        from mdsentry.structure import boundary as boundary_of
         from mdsentry.structure import read_structure, write_data
 
         def convert():
             os.makedirs(outdir, exist_ok=True)
             path = os.path.join(outdir, "start.data")
-            write_data(read_structure(structure), path, cfg["system"]["elements"])
-            return path
+            atoms = read_structure(structure)
+            write_data(atoms, path, cfg["system"]["elements"])
+            return path, boundary_of(atoms)
 
-        data = on_root(comm, convert)
-        from mdsentry.structure import boundary as boundary_of
-
-        boundary = boundary_of(read_structure(structure))
+        data, boundary = on_root(comm, convert)
     index, sub = split_walkers(comm, len(temperatures))
     temperature = temperatures[index]
     tdir = os.path.join(outdir, f"T{temperature:g}")
