@@ -136,6 +136,30 @@ FixSentry::~FixSentry()
   if (framesfp) fclose(framesfp);
 }
 
+/* ----------------------------------------------------------------------
+   fix_modify ID thresholds lo hi: new bounds between runs (a driver whose deviation
+   thresholds follow each committee's calibration sets them at the hot swap; the
+   counts so far stay, they were classified with the bounds of their time)
+------------------------------------------------------------------------- */
+
+int FixSentry::modify_param(int narg, char **arg)
+{
+  if (strcmp(arg[0], "thresholds") != 0) return 0;
+  if (narg < 3) utils::missing_cmd_args(FLERR, "fix_modify sentry thresholds", error);
+  const double newlo = utils::numeric(FLERR, arg[1], false, lmp);
+  const double newhi = utils::numeric(FLERR, arg[2], false, lmp);
+  if (!(newlo < newhi))
+    error->all(FLERR, "Fix sentry: thresholds must satisfy lo < hi, got lo = {} and hi = {}",
+               newlo, newhi);
+  lo = newlo;
+  hi = newhi;
+  if (logfp) {
+    fprintf(logfp, "# fix sentry %s: thresholds now lo = %g hi = %g\n", id, lo, hi);
+    fflush(logfp);
+  }
+  return 3;
+}
+
 /* ---------------------------------------------------------------------- */
 
 int FixSentry::setmask()

@@ -37,6 +37,7 @@ class FixSentry : public Fix {
   void end_of_step() override;
   void min_post_force(int) override;
   void post_run() override;
+  int modify_param(int, char **) override;
   double compute_vector(int) override;
   double compute_array(int, int) override;
 

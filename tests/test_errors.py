@@ -42,6 +42,10 @@ CASES = {
     "sentry N negative": (COMMITTEE + "fix s all sentry -5 0.1 0.5",
                           "N must be a positive integer"),
     "sentry missing args": (COMMITTEE + "fix s all sentry 10 0.1", "missing argument"),
+    "sentry modify lo > hi": (COMMITTEE + "fix s all sentry 10 0.1 0.5\n"
+                              "fix_modify s thresholds 0.5 0.2", "lo < hi"),
+    "sentry modify missing": (COMMITTEE + "fix s all sentry 10 0.1 0.5\n"
+                              "fix_modify s thresholds 0.5", "missing argument"),
     "sentry bad keyword": (COMMITTEE + "fix s all sentry 10 0.1 0.5 halt maybe", "halt"),
     "sentry bad source": (COMMITTEE + "fix s all sentry 10 0.1 0.5 source f_x",
                           "source must be c_ID"),
@@ -297,4 +301,19 @@ pair_coeff 1 1 {3 - m} 1.0 1.0
     with pytest.raises(Exception, match=r"Compute pl \(pair/local\) needs single\(\) of pair "
                        rf"style committee, which committee member {m} \(dpa4spin\) does not"):
         lmp.commands_string("compute pl all pair/local dist eng\nrun 0")
+    lmp.close()
+
+
+def test_fix_modify_thresholds_reclassifies_later_checks():
+    """fix_modify ID thresholds lo hi between runs: a deviation of 0.3 is a candidate
+    under 0.1/0.5, trusted under 0.4/0.8; the counts so far stay."""
+    from mdsentry.lmp import lammps
+
+    lmp = lammps()
+    lmp.commands_string(SYSTEM)
+    lmp.commands_string("pair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0\n"
+                        "variable d equal 0.3\nfix s all sentry 1 0.1 0.5 source v_d halt no\n"
+                        "run 4\nfix_modify s thresholds 0.4 0.8\nrun 6")
+    vec = [lmp.extract_fix("s", 0, 1, i) for i in range(3)]
+    assert vec[1:] == [6.0, 4.0]  # 6 trusted (second run), 4 candidates (first run)
     lmp.close()

@@ -132,6 +132,10 @@ BAD = [
     ({"explore": {"steps": "many"}}, r"explore.steps = 'many' must be of type int"),
     ({"data": {"bootstrap": 0}}, r"no first committee"),
     ({"train": {"template": "se_e3_x"}}, r"train.template: .*se_e3_x is neither a shipped template"),
+    ({"explore": {"lo_error": 0.1}}, r"explore.lo_error and explore.hi_error go together"),
+    ({"explore": {"lo_error": 0.5, "hi_error": 0.2}}, r"explore.lo_error = 0.5 must be positive and below"),
+    ({"explore": {"lo_error": "low", "hi_error": 0.2}}, r"explore.lo_error = 'low' must be a number"),
+    ({"explore": {"coverage": 1.0}}, r"explore.coverage = 1.0 must be in \(0, 1\)"),
 ]
 
 
@@ -203,7 +207,10 @@ def test_bad_config_on_every_rank(tmp_path):
 
 # ------------------------------------------------------------ end to end
 def test_end_to_end_one_rank(tmp_path):
-    path = write_config(tmp_path, **pretrained())
+    """Also the calibrated thresholds: the given v0 explores with explore.lo/hi, the
+    trained v1 with lo/hi made from lo_error/hi_error by its calibration (set in the
+    running walker by the hot swap)."""
+    path = write_config(tmp_path, **pretrained(lo_error=0.1, hi_error=1.0))
     proc = mdsentry("run", path, "--no-progress")
     state = state_of(tmp_path)
     assert state["stage"] == "done" and state["done"].startswith(("iteration budget", "converged"))
@@ -217,6 +224,18 @@ def test_end_to_end_one_rank(tmp_path):
     assert kept["v"] and kept["x"] and kept["x_bitwise_unwrapped_atoms"] and kept["step"]
     assert it1["walkers"][0]["start_step"] == it0["walkers"][0]["end_step"]
     check_store_matches_fix(tmp_path, state)
+    # calibration of v1 on the held-out frames: thresholds = targets / the largest quantile
+    from mdsentry import calibration
+
+    cal = calibration.load(str(tmp_path / "run" / "iter.000" / "calibration.json"))
+    q = cal["quantile"]["Cu"]
+    assert 0 < q < 100 and cal["n"]["Cu"] >= 100 and cal["coverage"] == 0.9
+    assert it0["thresholds"] == [0.05, 0.5]
+    assert it1["thresholds"] == pytest.approx([0.1 / q, 1.0 / q])
+    assert state["committee"]["thresholds"] == it1["thresholds"]
+    assert (tmp_path / "run" / "iter.000" / "calibration.png").stat().st_size > 10_000
+    log = (tmp_path / "run" / "walkers" / "walker00" / "sentry.log").read_text()
+    assert log.count("thresholds now") == 1 and "calibration" in proc.stdout
     # the table, the plots, status and export
     assert "iter  model" in proc.stdout and f"finished: {state['done']}" in proc.stdout
     for png in ("learning_curve.png", "deviation.png", "parity.png"):

@@ -386,6 +386,26 @@ def test_profile_of_a_charged_capacitor_has_the_analytic_potential_drop():
     assert np.sum(prof["n_Li"]) * width * (n * a) ** 2 == pytest.approx(len(xy))
 
 
+def test_net_displacement_in_a_region_against_a_reference_element():
+    """Li above z = 10 moves +0.3 A, the C there +0.1 A (a drift of the whole side), the Li
+    below does not move: in the region, Li's drift against C is +0.2 A."""
+    from ase import Atoms
+
+    from mdsentry.analysis.field import net_displacement
+
+    pos = [(0, 0, 5.0), (1, 0, 5.0), (0, 0, 12.0), (1, 0, 13.0), (2, 0, 14.0)]
+    first = Atoms("Li2LiLiC", positions=pos, cell=[10, 10, 30], pbc=[True, True, False])
+    last = first.copy()
+    last.positions[2:4, 2] += 0.3
+    last.positions[4, 2] += 0.1
+    everywhere = net_displacement([first, last])
+    assert everywhere["Li"][-1] == pytest.approx(0.15)
+    side = net_displacement([first, last], region=(10.0, 30.0), relative_to="C")
+    assert list(side) == ["Li"] and side["Li"][-1] == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="no O atoms"):
+        net_displacement([first, last], region=(10.0, 30.0), relative_to="O")
+
+
 def test_field_profile_verb_on_a_dump_of_the_fix(tmp_path, params):
     """A slab in 0.2 V/A dumps its charges; the verb writes the table and the plot, the
     charges screen the field inside the slab."""

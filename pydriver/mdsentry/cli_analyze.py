@@ -69,6 +69,11 @@ def add_parser(sub):
     q.add_argument("--field", type=float, default=0.0,
                    help="applied field along the axis (V/A), added to the potential")
     q.add_argument("--dt", type=float, help="time between frames (ps), for the drift plot")
+    q.add_argument("--region", type=float, nargs=2, metavar=("LO", "HI"),
+                   help="drift of the atoms that start in [LO, HI) along the axis only "
+                        "(e.g. the electrolyte side of an interface)")
+    q.add_argument("--relative-to", metavar="ELEMENT",
+                   help="subtract this element's mean drift (same region) from the others'")
     q.set_defaults(func=cmd_field_profile)
 
     def potential(q):
@@ -147,10 +152,17 @@ def cmd_field_profile(args):
         profile = field.charge_profile(frames, axis=args.axis, bins=args.bins, field=args.field)
     except ValueError as exc:
         raise SystemExit(f"mdsentry: {exc}") from None
-    drift = field.net_displacement(frames, axis=args.axis)
+    try:
+        drift = field.net_displacement(frames, axis=args.axis, region=args.region,
+                                       relative_to=args.relative_to)
+    except ValueError as exc:
+        raise SystemExit(f"mdsentry: {exc}") from None
     span = f"{(len(frames) - 1) * args.dt * args.stride:g} ps" if args.dt else \
         f"{len(frames) - 1} frames"
-    lines = [f"{el}: mean displacement along {args.axis} {d[-1]:+.4f} A over {span}"
+    which = (f" (atoms starting in [{args.region[0]:g}, {args.region[1]:g}))"
+             if args.region else "") + (f" relative to {args.relative_to}"
+                                         if args.relative_to else "")
+    lines = [f"{el}: mean displacement along {args.axis} {d[-1]:+.4f} A over {span}{which}"
              for el, d in drift.items()]
     print(f"{len(frames)} frames, {len(frames[0])} atoms")
     for line in lines:

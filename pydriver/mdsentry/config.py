@@ -29,6 +29,9 @@ DEFAULTS = {
         "every": 10,              # deviation check interval (steps)
         "lo": 0.05,               # eV/A: candidate threshold
         "hi": 0.25,               # eV/A: halt threshold
+        "lo_error": None,         # eV/A: lo as a force error, turned into a deviation
+        "hi_error": None,         #   threshold for each committee by its calibration
+        "coverage": 0.9,          # probability of the calibrated error bound
         "after_halt": "continue",  # or "rewind" to the last trusted snapshot
         "seed": 12345,            # velocity seeds: seed + walker
         "timestep": 0.001,        # ps
@@ -195,6 +198,19 @@ def validate(given, base_dir=".", source="config"):
     # numbers
     if not 0 < ex["lo"] < ex["hi"]:
         problems.append(f"explore.lo = {ex['lo']} must be positive and below explore.hi = {ex['hi']}")
+    for key in ("lo_error", "hi_error"):
+        if ex[key] is not None and (isinstance(ex[key], bool) or
+                                    not isinstance(ex[key], (int, float))):
+            problems.append(f"explore.{key} = {ex[key]!r} must be a number (eV/A)")
+            ex[key] = None
+    if (ex["lo_error"] is None) != (ex["hi_error"] is None):
+        problems.append("explore.lo_error and explore.hi_error go together (force-error "
+                        "targets for the calibrated thresholds)")
+    elif ex["lo_error"] is not None and not 0 < ex["lo_error"] < ex["hi_error"]:
+        problems.append(f"explore.lo_error = {ex['lo_error']} must be positive and below "
+                        f"explore.hi_error = {ex['hi_error']}")
+    if not 0 < ex["coverage"] < 1:
+        problems.append(f"explore.coverage = {ex['coverage']} must be in (0, 1)")
     for section, key, minimum in (("explore", "steps", 1), ("explore", "chunk", 1),
                                   ("explore", "every", 1), ("select", "budget", 1),
                                   ("train", "models", 2), ("train", "steps", 1),

@@ -40,7 +40,7 @@ def explore(walker, cfg, progress=True):
         if chunk.halted:
             halted = True
             break
-        if vec[0] < ex["lo"]:
+        if vec[0] < walker.thresholds[0]:
             walker.write_restart(os.path.join(wdir, "trusted.restart"))
     if bar:
         bar.close()

@@ -224,8 +224,10 @@ def stage_first_train(ctx, state):
             n_models=tr["models"], steps=tr["steps"], template=tr["template"],
             type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress, jobs=tr["jobs"],
             device=tr["device"])
-        return {"version": 0, "models": res.models, "checkpoints": res.checkpoints,
-                "rmse": _mean_rmse(res.rmse)}
+        committee = {"version": 0, "models": res.models, "checkpoints": res.checkpoints,
+                     "rmse": _mean_rmse(res.rmse)}
+        return {**committee, **_calibrate(ctx, committee, valid, os.path.join(
+            cfg["workdir"], "iter.000", "train0"))}
 
     state["committee"] = on_root(ctx.comm, work)
     if state["committee"]["rmse"]:
@@ -254,7 +256,8 @@ def _ensure_walker(ctx, state):
 
     if ctx.walker is None:
         ctx.walker = collective(ctx.comm, lambda: start_walkers(
-            ctx.cfg, ctx.comm, state["committee"]["models"], state["starts"]))
+            ctx.cfg, ctx.comm, state["committee"]["models"], state["starts"],
+            state["committee"].get("thresholds")))
     return ctx.walker
 
 
@@ -298,7 +301,7 @@ def stage_explore(ctx, state):
     converged = all(s["accurate"] >= cfg["loop"]["accurate_ratio"] and not s["halted"]
                     for s in stats)
     row = {"iteration": k, "model": state["committee"]["version"], "walkers": stats,
-           "candidates": len(ids)}
+           "candidates": len(ids), "thresholds": list(walker.thresholds)}
     state["current"] = {"row": row, "candidate_ids": ids}
     for s in stats:
         halt = f", halted at step {s['halt_step']}" if s["halted"] else ""
@@ -436,9 +439,11 @@ def stage_validate(ctx, state):
         if valid:  # parity data of the leader (the member that drives MD)
             pred = backend.predict((new if accepted else old)["models"][0], valid)
             _save_parity(os.path.join(ctx.iterdir(k), "parity.npz"), valid, pred)
-        return old_rmse, accepted
+        # what the accepted committee's deviation means (a rejected one keeps its own)
+        cal = _calibrate(ctx, new, valid, ctx.iterdir(k)) if accepted else {}
+        return old_rmse, accepted, cal
 
-    old_rmse, accepted = on_root(ctx.comm, work)
+    old_rmse, accepted, cal = on_root(ctx.comm, work)
     row = state["current"]["row"]
     row.update(rmse=new["rmse"], rmse_old=old_rmse, accepted=accepted, n_train=new["n_train"],
                trained={"version": new["version"], "models": new["models"]})
@@ -446,12 +451,53 @@ def stage_validate(ctx, state):
     if accepted:
         ctx.say(f"new committee v{new['version']} accepted: held-out {fmt(new['rmse'])} "
                 f"(previous {fmt(old_rmse)})")
-        state["committee"] = {k2: new[k2] for k2 in ("version", "models", "checkpoints", "rmse")}
+        state["committee"] = {**{k2: new[k2] for k2 in ("version", "models", "checkpoints",
+                                                        "rmse")}, **cal}
     else:
         ctx.say(f"new committee REJECTED, keeping v{old['version']}: held-out "
                 f"{fmt(new['rmse'])} is worse than {fmt(old_rmse)}")
     state["trained"] = None
     return "swap"
+
+
+def _calibrate(ctx, committee, valid, outdir):
+    """The committee's calibration on the held-out frames (calibration.py): per-element
+    quantiles of |leader force error| / deviation, written with its plot to ``outdir``,
+    and the sentry thresholds for ``explore.lo_error``/``hi_error``.  Returns the
+    committee's keys "calibration" and "thresholds" (absent where there is nothing to
+    calibrate on; the thresholds are then explore.lo/hi).  On the root rank."""
+    from mdsentry import calibration
+    from mdsentry.train import get_backend
+
+    ex = ctx.cfg["explore"]
+    if not valid:
+        if ex["lo_error"] is not None:
+            ctx.say(f"committee v{committee['version']}: no held-out frames to calibrate on, "
+                    f"sentry thresholds stay explore.lo/hi = {ex['lo']}/{ex['hi']} eV/A")
+        return {}
+    backend = get_backend(ctx.cfg["train"]["backend"])
+    preds = [backend.predict(m, valid) for m in committee["models"]]
+    cal, sigma, error, symbols = calibration.from_predictions(valid, preds, ex["coverage"])
+    calibration.save(os.path.join(outdir, "calibration.json"), cal)
+    calibration.plot(sigma, error, symbols, cal, os.path.join(outdir, "calibration.png"))
+    stored = {"coverage": cal["coverage"], "n": cal["n"],
+              "quantile": {el: (q if np.isfinite(q) else None)
+                           for el, q in cal["quantile"].items()}}
+    qs = ", ".join(f"{el} {q:.2f}" for el, q in cal["quantile"].items())
+    ctx.say(f"committee v{committee['version']} calibration ({100 * cal['coverage']:.0f} % of "
+            f"held-out atoms within q * deviation): q = {qs}")
+    out = {"calibration": stored}
+    if ex["lo_error"] is not None:
+        th = calibration.thresholds(cal, ex["lo_error"], ex["hi_error"],
+                                    ctx.cfg["system"]["elements"])
+        if th is None:
+            ctx.say("too few held-out atoms of an element for the calibrated thresholds: "
+                    f"sentry thresholds stay explore.lo/hi = {ex['lo']}/{ex['hi']} eV/A")
+        else:
+            out["thresholds"] = [float(th[0]), float(th[1])]
+            ctx.say(f"sentry thresholds for force errors {ex['lo_error']}/{ex['hi_error']} "
+                    f"eV/A: lo = {th[0]:.4f}, hi = {th[1]:.4f} eV/A")
+    return out
 
 
 def _fmt_rmse(r):
@@ -483,7 +529,7 @@ def stage_swap(ctx, state):
     t0 = time.perf_counter()
     ctx.walker, local = collective(ctx.comm, lambda: install_committee(
         ctx.cfg, ctx.comm, ctx.walker, state["committee"]["models"], state["starts"], halted,
-        row.get("accepted"), state["iteration"]))
+        row.get("accepted"), state["iteration"], state["committee"].get("thresholds")))
     wall = time.perf_counter() - t0
     gathered = [g for g in ctx.comm.allgather(
         (ctx.walker.index, local) if ctx.walker.comm.Get_rank() == 0 else None) if g is not None]

@@ -110,6 +110,11 @@ def deviation_trace(workdir, cfg, state, path):
     n = max(1, len(logs))
     fig, axes = plt.subplots(n, 1, figsize=(9, 2.6 * n), squeeze=False)
     lo, hi = cfg["explore"]["lo"], cfg["explore"]["hi"]
+    # calibrated thresholds (explore.lo_error/hi_error) change with each committee
+    bands = [tuple(h.get("thresholds") or (lo, hi)) for h in state["history"]
+             if h.get("walkers")]
+    if bands:
+        hi = max(b[1] for b in bands)
     starts, counts = {}, {}
     for h in state["history"]:
         for w in h.get("walkers", []):
@@ -127,10 +132,19 @@ def deviation_trace(workdir, cfg, state, path):
         # hi (and the iteration labels above it) inside the axis even when no check came near
         top = max(hi, float(np.max(t["value"])) if len(t["value"]) else hi) * 1.6
         ax.set_ylim(floor * 0.8, top)
-        ax.axhline(lo, color="tab:orange", lw=1, label=f"lo = {lo}")
-        ax.axhline(hi, color="tab:red", lw=1, label=f"hi = {hi}")
         bounds = np.concatenate([[0], np.cumsum(counts.get(k, []))[:-1]]) if by_check \
             else [step for _, step in starts.get(k, [])]
+        if len(set(bands)) > 1 and len(bounds) == len(bands):  # one band per iteration
+            ends = list(bounds[1:]) + [max(float(x[-1]) if len(x) else 0.0, bounds[-1] + 1)]
+            for j, (x0, x1, (blo, bhi)) in enumerate(zip(bounds, ends, bands)):
+                ax.hlines(blo, x0, x1, color="tab:orange", lw=1,
+                          label="lo (calibrated)" if j == 0 else None)
+                ax.hlines(bhi, x0, x1, color="tab:red", lw=1,
+                          label="hi (calibrated)" if j == 0 else None)
+        else:
+            blo, bhi = bands[0] if bands else (lo, hi)
+            ax.axhline(blo, color="tab:orange", lw=1, label=f"lo = {blo:.4g}")
+            ax.axhline(bhi, color="tab:red", lw=1, label=f"hi = {bhi:.4g}")
         for (it, _), pos in zip(starts.get(k, []), bounds):
             ax.axvline(pos, color="0.7", lw=0.8, ls="--")
             ax.text(pos, hi * 1.1, f" it {it}", fontsize=7, color="0.4")

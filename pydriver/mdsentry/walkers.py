@@ -59,11 +59,20 @@ def _boundary(cfg):
     return boundary(read_structure(cfg["system"]["structure"], cfg["system"]["elements"]))
 
 
-def walker_deck(cfg, models, start, fresh, temperature, seed):
+def thresholds_of(cfg, thresholds=None):
+    """The sentry's (lo, hi): a committee's calibrated thresholds when it has them
+    (``explore.lo_error``/``hi_error``, see calibration.py), else explore.lo/hi."""
+    if thresholds is not None:
+        return float(thresholds[0]), float(thresholds[1])
+    return cfg["explore"]["lo"], cfg["explore"]["hi"]
+
+
+def walker_deck(cfg, models, start, fresh, temperature, seed, thresholds=None):
     """LAMMPS commands for one walker; ``start`` is a data file or restart."""
     ex = cfg["explore"]
+    lo, hi = thresholds_of(cfg, thresholds)
     lines = [*system_commands(cfg, models, start, fresh),
-             f"fix {SENTRY} all sentry {ex['every']} {ex['lo']} {ex['hi']} "
+             f"fix {SENTRY} all sentry {ex['every']} {lo!r} {hi!r} "
              f"elements {' '.join(cfg['system']['elements'])} file ${{workdir}}/sentry.log "
              f"frames ${{workdir}}/candidates.xyz append yes",
              f"timestep {ex['timestep']}"]
@@ -88,16 +97,17 @@ def initial_data_file(cfg):
     return path
 
 
-def make_walker(cfg, comm, index, models, start=None, deepmd=None):
-    """Walker ``index`` on its sub-communicator ``comm`` with the given committee; from
-    ``start`` (a restart file) or, when None, from the structure with fresh velocities."""
+def make_walker(cfg, comm, index, models, start=None, deepmd=None, thresholds=None):
+    """Walker ``index`` on its sub-communicator ``comm`` with the given committee (and
+    its sentry thresholds, see ``thresholds_of``); from ``start`` (a restart file) or,
+    when None, from the structure with fresh velocities."""
     ex = cfg["explore"]
     temperature = ex["temperatures"][index]
     seed = ex["seed"] + index
     fresh = start is None
     if fresh:
         start = os.path.join(cfg["workdir"], "start.data")  # initial_data_file, written once
-    deck = walker_deck(cfg, models, start, fresh, temperature, seed)
+    deck = walker_deck(cfg, models, start, fresh, temperature, seed, thresholds)
     if deepmd is None:
         deepmd = cfg["train"]["backend"] == "deepmd"
     walker = Walker(comm, index, walker_dir(cfg, index), deck, sentry=SENTRY,
@@ -110,17 +120,18 @@ def make_walker(cfg, comm, index, models, start=None, deepmd=None):
     # step): this instance's checks start at the log's current end
     log = os.path.join(walker.workdir, "sentry.log")
     walker.log_mark = os.path.getsize(log) if os.path.exists(log) else 0
+    walker.thresholds = thresholds_of(cfg, thresholds)
     return walker
 
 
-def start_walkers(cfg, comm, models, starts):
+def start_walkers(cfg, comm, models, starts, thresholds=None):
     """This rank's walker; ``starts``: one restart file (or None) per walker.  Collective
     on ``comm`` (the world): every rank writes nothing but joins the same calls."""
     from mdsentry.mpiutil import on_root
 
     on_root(comm, lambda: initial_data_file(cfg))
     index, sub = split_walkers(comm, len(cfg["explore"]["temperatures"]))
-    return make_walker(cfg, sub, index, models, start=starts[index])
+    return make_walker(cfg, sub, index, models, start=starts[index], thresholds=thresholds)
 
 
 def rewind_start(cfg, index, starts):
@@ -130,12 +141,17 @@ def rewind_start(cfg, index, starts):
     return trusted if os.path.exists(trusted) else starts[index]
 
 
-def hot_swap(walker, cfg, models):
-    """Install ``models`` in the running LAMMPS of ``walker``; collective on its
-    communicator.  Returns (seconds, what was kept exactly: x, v, step)."""
+def hot_swap(walker, cfg, models, thresholds=None):
+    """Install ``models`` (and their sentry thresholds) in the running LAMMPS of
+    ``walker``; collective on its communicator.  Returns (seconds, what was kept
+    exactly: x, v, step)."""
     from mdsentry.ase_lammps import lammps_cell
 
     style, coeffs = committee_commands(cfg, models)
+    lo, hi = thresholds_of(cfg, thresholds)
+    if (lo, hi) != walker.thresholds:  # before the swap's check of the current step
+        walker.lmp.command(f"fix_modify {SENTRY} thresholds {lo!r} {hi!r}")
+        walker.thresholds = (lo, hi)
     before = walker.gather("x", 3), walker.gather("v", 3), walker.gather("image", 3), walker.step()
     seconds = walker.swap(style, coeffs)
     after = walker.gather("x", 3), walker.gather("v", 3), walker.gather("image", 3), walker.step()
@@ -151,7 +167,8 @@ def hot_swap(walker, cfg, models):
         "step": before[3] == after[3]}
 
 
-def install_committee(cfg, comm, walker, models, starts, halted, accepted, iteration):
+def install_committee(cfg, comm, walker, models, starts, halted, accepted, iteration,
+                      thresholds=None):
     """After an exploration: every walker continues with the committee ``models``.
 
     Collective on ``comm`` (the world).  ``walker`` is this rank's walker, or None on
@@ -170,16 +187,17 @@ def install_committee(cfg, comm, walker, models, starts, halted, accepted, itera
     if walker is None:
         begin = [rewind_start(cfg, i, starts) if rewind[i]
                  else os.path.join(walker_dir(cfg, i), "explored.restart") for i in range(n)]
-        walker = start_walkers(cfg, comm, models, begin)
+        walker = start_walkers(cfg, comm, models, begin, thresholds)
         how = f"rewound to step {walker.step()}" if rewind[index] else "resumed"
     elif rewind[index]:
         sub = walker.comm
         walker.close()
-        walker = make_walker(cfg, sub, index, models, start=rewind_start(cfg, index, starts))
+        walker = make_walker(cfg, sub, index, models, start=rewind_start(cfg, index, starts),
+                             thresholds=thresholds)
         how = f"rewound to step {walker.step()}"
     else:
         if accepted:
-            seconds, exact = hot_swap(walker, cfg, models)
+            seconds, exact = hot_swap(walker, cfg, models, thresholds)
         how = "resumed"
     restart = os.path.join(walker_dir(cfg, index), f"iter{iteration + 1:03d}.restart")
     walker.write_restart(restart)

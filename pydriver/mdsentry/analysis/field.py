@@ -64,16 +64,29 @@ def charge_profile(frames, axis="z", bins=100, field=0.0, pad=3.0):
     return out
 
 
-def net_displacement(frames, axis="z"):
+def net_displacement(frames, axis="z", region=None, relative_to=None):
     """Mean displacement of each element along ``axis`` from the first frame, per frame
-    (A): the drift a field drives.  The axis must be non-periodic (no wrapping)."""
+    (A): the drift a field drives.  The axis must be non-periodic (no wrapping).
+
+    ``region`` (lo, hi): only atoms whose first-frame coordinate along the axis lies in
+    [lo, hi) (e.g. the electrolyte side of an interface); ``relative_to``: an element
+    whose mean displacement (same region) is subtracted from every element's, so that a
+    drift of the whole slab does not count as transport (e.g. Li against the carbonate's C).
+    """
     k = _axis(axis)
     first = frames[0].positions[:, k]
     sym = np.array(frames[0].get_chemical_symbols())
-    out = {}
-    for s in sorted(set(sym)):
-        sel = sym == s
-        out[s] = np.array([np.mean(a.positions[sel, k] - first[sel]) for a in frames])
+    keep = np.ones(len(sym), dtype=bool)
+    if region is not None:
+        lo, hi = region
+        keep = (first >= lo) & (first < hi)
+    disp = np.array([a.positions[:, k] - first for a in frames])
+    out = {s: disp[:, keep & (sym == s)].mean(axis=1) for s in sorted(set(sym[keep]))}
+    if relative_to is not None:
+        if relative_to not in out:
+            raise ValueError(f"no {relative_to} atoms in the region to measure against")
+        ref = out[relative_to]
+        out = {s: d - ref for s, d in out.items() if s != relative_to}
     return out
 
 

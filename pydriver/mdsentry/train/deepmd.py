@@ -230,7 +230,7 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
     ``init_models``: checkpoints of the previous iteration (one per member) to
     warm-start from; ``type_map`` defaults to the elements of ``train``.
     """
-    workdir = Path(workdir)
+    workdir = Path(workdir).resolve()  # dp runs in each member's directory
     type_map = list(type_map or type_map_from(train))
     seeds = list(seeds or [1000 + 17 * k for k in range(n_models)])
     if len(seeds) != n_models:

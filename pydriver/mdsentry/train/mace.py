@@ -376,7 +376,7 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
     defaults to the elements of ``train``.
     Without held-out frames mace holds out its template's ``valid_fraction`` itself.
     """
-    workdir = Path(workdir)
+    workdir = Path(workdir).resolve()  # members run in their own directories
     type_map = list(type_map or type_map_from(train))
     zs = sorted(atomic_numbers[s] for s in type_map)
     seeds = list(seeds or [1000 + 17 * k for k in range(n_models)])
