@@ -303,13 +303,16 @@ def test_what_can_be_extended():
 
 
 def test_two_walkers_of_one_rank_with_a_failing_oracle(tmp_path):
-    """mpirun -np 2, two walkers; the oracle raises for some frames and hangs for others."""
+    """mpirun -np 2, two walkers; the oracle raises for some frames and hangs for others;
+    selection by maxdet on the committee's per-atom features."""
     log = tmp_path / "calls.log"
     path = write_config(
-        tmp_path, **pretrained(temperatures=[1300.0, 1500.0]),
+        tmp_path, **dict(pretrained(temperatures=[1300.0, 1500.0]),
+                         select={"budget": 10, "method": "maxdet"}),
         oracle={"calculator": "oracles_for_tests:counting", "timeout": 5.0, "retries": 0,
                 "kwargs": {"log": str(log), "fail_every": 3, "hang_every": 4}})
-    mdsentry("run", path, "--no-progress", nprocs=2, timeout=900)
+    proc = mdsentry("run", path, "--no-progress", nprocs=2, timeout=900)
+    assert "candidates by maxdet" in proc.stdout
     state = state_of(tmp_path)
     assert state["stage"] == "done"
     it0 = state["history"][0]

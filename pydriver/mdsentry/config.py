@@ -54,6 +54,9 @@ DEFAULTS = {
     "select": {
         "budget": 20,             # frames labelled per iteration at most
         "min_distance": 0.05,     # near-duplicate threshold (relative descriptor distance)
+        "method": "fps",          # or "maxdet": per-atom model features (select.maxdet)
+        "random_fraction": 0.2,   # maxdet: share of the budget drawn at random
+        "max_atoms": 64,          # maxdet: uncertain atoms per candidate at most
     },
     "train": {
         "backend": "deepmd",
@@ -86,7 +89,8 @@ DEFAULTS = {
 _FREE = {"oracle.kwargs", "field.oracle_kwargs"}
 _CHOICES = {("explore", "after_halt"): ("continue", "rewind"),
             ("field", "oracle"): ("zero", "given"),
-            ("train", "device"): ("cpu", "cuda")}
+            ("train", "device"): ("cpu", "cuda"),
+            ("select", "method"): ("fps", "maxdet")}
 _FORBIDDEN_IN_DECK = re.compile(
     r"^\s*(pair_style|pair_coeff|read_data|read_restart|create_box|run|minimize|clear|units|"
     r"atom_style|fix\s+\S+\s+\S+\s+sentry)\b", re.M)
@@ -209,10 +213,13 @@ def validate(given, base_dir=".", source="config"):
     elif ex["lo_error"] is not None and not 0 < ex["lo_error"] < ex["hi_error"]:
         problems.append(f"explore.lo_error = {ex['lo_error']} must be positive and below "
                         f"explore.hi_error = {ex['hi_error']}")
+    if not 0 <= cfg["select"]["random_fraction"] <= 1:
+        problems.append(f"select.random_fraction = {cfg['select']['random_fraction']} must be "
+                        "in [0, 1]")
     if not 0 < ex["coverage"] < 1:
         problems.append(f"explore.coverage = {ex['coverage']} must be in (0, 1)")
     for section, key, minimum in (("explore", "steps", 1), ("explore", "chunk", 1),
-                                  ("explore", "every", 1), ("select", "budget", 1),
+                                  ("explore", "every", 1), ("select", "budget", 1), ("select", "max_atoms", 1),
                                   ("train", "models", 2), ("train", "steps", 1),
                                   ("loop", "max_iterations", 1), ("loop", "max_labels", 1),
                                   ("oracle", "retries", 0), ("data", "bootstrap", 0),

@@ -342,12 +342,15 @@ def stage_select(ctx, state):
         ids = cur["candidate_ids"]
         cands = store.read(ctx.store, ids=ids) if ids else []
         cands = [a for a in cands if a.info["status"] == "unlabelled"]
-        training = store.read(ctx.store, status="labelled")
         budget = min(cfg["select"]["budget"], cfg["loop"]["max_labels"] - state["labels_used"])
-        picked = select(cands, training, budget=budget,
-                        min_distance=cfg["select"]["min_distance"],
-                        score=[a.info["max_devi"] for a in cands],
-                        cache=os.path.join(cfg["workdir"], "descriptors.npz"))
+        if cfg["select"]["method"] == "maxdet":
+            picked = _select_maxdet(ctx, state, cands, budget)
+        else:
+            training = store.read(ctx.store, status="labelled")
+            picked = select(cands, training, budget=budget,
+                            min_distance=cfg["select"]["min_distance"],
+                            score=[a.info["max_devi"] for a in cands],
+                            cache=os.path.join(cfg["workdir"], "descriptors.npz"))
         chosen = [int(cands[p].info["id"]) for p in picked]
         # every n-th pick is held out, so the test set follows the explored space
         nth = int(round(1 / cfg["data"]["valid_fraction"])) if cfg["data"]["valid_fraction"] else 0
@@ -356,13 +359,37 @@ def stage_select(ctx, state):
             store.set_split(ctx.store, [i for i in chosen if i not in valid], "train")
         if valid:
             store.set_split(ctx.store, valid, "valid")
-        ctx.say(f"selected {len(chosen)} of {len(cands)} candidates "
+        ctx.say(f"selected {len(chosen)} of {len(cands)} candidates by "
+                f"{cfg['select']['method']} "
                 f"({len(valid)} held out for validation)")
         return chosen
 
     cur["selected"] = on_root(ctx.comm, work)
     cur["row"]["selected"] = len(cur["selected"])
     return "label" if cur["selected"] else "next"
+
+
+def _select_maxdet(ctx, state, cands, budget):
+    """select.maxdet on the leader's per-atom features of the candidates and of the
+    training frames (the labelled frames of split "train"); candidates' uncertain atoms
+    are those at or above the sentry's current lo."""
+    from mdsentry.select import maxdet
+    from mdsentry.train import get_backend
+
+    cfg = ctx.cfg
+    if not cands or budget <= 0:
+        return []
+    backend = get_backend(cfg["train"]["backend"])
+    leader = state["committee"]["models"][0]
+    train = store.read(ctx.store, status="labelled", split="train")
+    tfeat = backend.atom_features(leader, train) if train else []
+    rows = np.concatenate(tfeat) if tfeat else np.zeros((0, 0))
+    syms = np.concatenate([a.get_chemical_symbols() for a in train]) if train else []
+    lo = (state["committee"].get("thresholds") or [cfg["explore"]["lo"]])[0]
+    return maxdet(cands, backend.atom_features(leader, cands), rows, syms, budget, lo,
+                  random_fraction=cfg["select"]["random_fraction"],
+                  seed=cfg["explore"]["seed"] + state["iteration"],
+                  max_atoms=cfg["select"]["max_atoms"])
 
 
 def stage_label(ctx, state):

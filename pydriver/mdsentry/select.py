@@ -111,3 +111,111 @@ def select(candidates, training=(), budget=10, min_distance=0.05, rcut=5.0, scor
         dmin = np.minimum(dmin, np.linalg.norm(cand - cand[k], axis=1))
         dmin[k] = -np.inf
     return picked
+
+
+# ----------------------------------------------------------------- maxdet
+# Batch selection on the committee's own per-atom features (select.method = "maxdet"):
+# a model whose per-atom energy is linear in its last-layer features f_i learns most
+# from the atoms whose features the training set spans least.  With the training
+# atoms' features X_e of element e and A_e = ridge I + X_e^T X_e, labelling a frame whose
+# uncertain atoms have features Z_e gains sum_e log det(I + Z_e A_e^-1 Z_e^T) (the
+# information gain of a Bayesian linear model on those features); picks are greedy on
+# that gain with A updated after each pick, so a batch does not pick one environment
+# twice.  The gain is submodular, so a lazy greedy re-evaluates few candidates per pick.
+
+
+def standardizer(features, symbols):
+    """Per-element (mean, std) of feature rows (features of different elements live in
+    different spaces: se_e2_a has one fitting net per element)."""
+    out = {}
+    for el in sorted(set(symbols)):
+        rows = features[np.asarray(symbols) == el]
+        std = rows.std(axis=0)
+        out[el] = (rows.mean(axis=0), np.where(std > 1e-12, std, 1.0))
+    return out
+
+
+def uncertain_atoms(atoms, lo, max_atoms):
+    """Indices of the atoms whose deviation is at least ``lo`` (at most ``max_atoms``, the
+    most uncertain first); the most uncertain atom when none is (or none recorded)."""
+    devi = atoms.arrays.get("devi")
+    if devi is None or np.all(np.isnan(devi)):
+        return np.arange(min(len(atoms), max_atoms))
+    devi = np.nan_to_num(devi, nan=-np.inf)
+    order = np.argsort(-devi, kind="stable")
+    keep = order[devi[order] >= lo][:max_atoms]
+    return keep if len(keep) else order[:1]
+
+
+def _gain(blocks, inverse):
+    """sum over elements of log det(I + Z A^-1 Z^T) for one candidate's blocks."""
+    total = 0.0
+    for el, z in blocks.items():
+        m = np.eye(len(z)) + z @ inverse[el] @ z.T
+        total += np.linalg.slogdet(m)[1]
+    return total
+
+
+def maxdet(candidates, cand_features, train_features, train_symbols, budget, lo,
+           random_fraction=0.2, seed=0, max_atoms=64, ridge=1.0):
+    """Indices of ``candidates`` to label (greedy picks first, then the random share).
+
+    ``cand_features``: per candidate an (natoms, d) array of the leader model's per-atom
+    features; ``train_features``/``train_symbols``: the training atoms' feature rows and
+    elements (stacked).  Only each candidate's uncertain atoms (deviation >= ``lo``,
+    ``uncertain_atoms``) count.  ``random_fraction`` of the budget is drawn uniformly
+    from the candidates the greedy left (against the bias of any model-based choice).
+    Memory and time are linear in the number of candidates (their uncertain atoms).
+    """
+    import heapq
+
+    n = len(candidates)
+    budget = min(budget, n)
+    if budget <= 0:
+        return []
+    n_random = int(round(random_fraction * budget))
+    n_greedy = budget - n_random
+    rows = [f[uncertain_atoms(a, lo, max_atoms)] for a, f in zip(candidates, cand_features)]
+    syms = [np.asarray(a.get_chemical_symbols())[uncertain_atoms(a, lo, max_atoms)]
+            for a in candidates]
+    train_features = np.asarray(train_features, dtype=float)
+    train_symbols = np.asarray(train_symbols)
+    if len(train_features):
+        scale = standardizer(train_features, train_symbols)
+    else:
+        scale = {}
+    # elements without training atoms: standardised on the candidates' own atoms
+    missing = sorted({s for s in np.concatenate(syms)} - set(scale)) if n else []
+    if missing:
+        allrows, allsyms = np.concatenate(rows), np.concatenate(syms)
+        scale.update({el: v for el, v in standardizer(allrows, allsyms).items()
+                      if el in missing})
+    d = rows[0].shape[1]
+    a_mat = {el: ridge * np.eye(d) for el in scale}
+    for el in scale:
+        sel = train_symbols == el
+        if np.any(sel):
+            x = (train_features[sel] - scale[el][0]) / scale[el][1]
+            a_mat[el] += x.T @ x
+    inverse = {el: np.linalg.inv(m) for el, m in a_mat.items()}
+    blocks = []
+    for r, s in zip(rows, syms):
+        blocks.append({el: (r[s == el] - scale[el][0]) / scale[el][1] for el in set(s.tolist())})
+    # lazy greedy: stale upper bounds in a heap, re-evaluated only at the top
+    heap = [(-_gain(b, inverse), k, 0) for k, b in enumerate(blocks)]
+    heapq.heapify(heap)
+    picked, version = [], 0
+    while heap and len(picked) < n_greedy:
+        neg, k, seen = heapq.heappop(heap)
+        if seen != version:
+            heapq.heappush(heap, (-_gain(blocks[k], inverse), k, version))
+            continue
+        picked.append(k)
+        for el, z in blocks[k].items():
+            a_mat[el] += z.T @ z
+            inverse[el] = np.linalg.inv(a_mat[el])
+        version += 1
+    rest = np.setdiff1d(np.arange(n), picked)
+    rng = np.random.default_rng(seed)
+    picked += [int(k) for k in rng.permutation(rest)[:n_random]]
+    return picked

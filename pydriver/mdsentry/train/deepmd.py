@@ -219,6 +219,25 @@ def evaluate(model_path, frames) -> dict:
     return rmse(frames, predict(model_path, frames))
 
 
+def atom_features(model_path, frames) -> list:
+    """Per-atom features (natoms, d) of each frame: the input of the fitting net's last
+    layer, in which each atom's energy is linear (what select.maxdet selects on)."""
+    from mdsentry.logs import quiet
+
+    with quiet():
+        from deepmd.infer import DeepPot
+
+        dp = DeepPot(str(model_path))
+        tmap = dp.get_type_map()
+        out = []
+        for atoms in frames:
+            types = [tmap.index(s) for s in atoms.get_chemical_symbols()]
+            cell = atoms.cell.array.reshape(1, 9) if atoms.cell.rank == 3 else None
+            f = dp.eval_fitting_last_layer(atoms.get_positions().reshape(1, -1), cell, types)
+            out.append(np.asarray(f, dtype=float).reshape(len(atoms), -1))
+    return out
+
+
 def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="se_e2_a",
                     init_models=None, seeds=None, type_map=None, resume=False,
                     progress=False, jobs=1, device="cpu") -> CommitteeResult:

@@ -500,6 +500,23 @@ def evaluate(model_path, frames) -> dict:
     return rmse(frames, predict(model_path, frames))
 
 
+def atom_features(model_path, frames) -> list:
+    """Per-atom invariant node features of every interaction layer (natoms, d) for each
+    frame: the features select.maxdet selects on."""
+    from mdsentry.logs import quiet
+
+    out = []
+    with _IN_PROCESS, quiet():
+        from mace.calculators import MACECalculator
+
+        calc = MACECalculator(model_paths=[str(model_file(model_path))], device="cpu",
+                              default_dtype="float64")
+        for atoms in frames:
+            feats = calc.get_descriptors(atoms.copy(), invariants_only=True)
+            out.append(np.asarray(feats, dtype=float).reshape(len(atoms), -1))
+    return out
+
+
 def type_map(model_path) -> list:
     """The elements a model knows (a ``.model`` or a LAMMPS ``-lammps.pt``), by atomic
     number."""
