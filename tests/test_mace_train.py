@@ -292,3 +292,15 @@ def test_shipped_templates_train(template, tmp_path):
     res = backend.train_committee(frames[:8], frames[8:], tmp_path, n_models=1, steps=20,
                                   template=template)
     assert os.path.isfile(res.models[0]) and np.isfinite(res.rmse[0]["f"])
+
+
+def test_atom_features_of_a_mace_model():
+    """Invariant node features, one row per atom, for select.maxdet; the .model and its
+    LAMMPS export give the same features."""
+    model = os.path.join(HERE, "data", "mace", "cuau.model")
+    frames = cuau_frames(2)
+    feats = backend.atom_features(model, frames)
+    assert [f.shape[0] for f in feats] == [len(a) for a in frames]
+    assert feats[0].shape[1] > 0 and np.all(np.isfinite(feats[0]))
+    again = backend.atom_features(model + "-lammps.pt", frames[:1])
+    assert np.allclose(again[0], feats[0])
