@@ -42,6 +42,8 @@ def lammps_plugin_dir() -> str:
     LAMMPS_PLUGIN_PATH, which mdsentry-plugin.pth already extended with the
     same directory; drop it there so LAMMPS does not load the plugin twice.
     """
+    if os.environ.get("MDSENTRY_NO_AUTOLOAD", "") not in ("", "0"):
+        return ""  # the user's LAMMPS_PLUGIN_PATH only (see _autoload.py)
     parts = [p for p in os.environ.get("LAMMPS_PLUGIN_PATH", "").split(os.pathsep) if p]
     rest = [p for p in parts if os.path.abspath(p) != PLUGIN_DIR]
     if rest:
