@@ -23,6 +23,7 @@ def test_conformal_quantile_is_the_finite_sample_rank():
     scores = np.arange(1, 20, dtype=float)  # 19 scores: ceil(20 * 0.9) = 18th smallest
     assert calibration.conformal_quantile(scores, 0.9) == 18.0
     assert calibration.conformal_quantile(scores[:5], 0.9) == math.inf  # ceil(5.4) = 6 > 5
+    assert calibration.conformal_quantile([1.0, np.nan] * 20, 0.5) == math.inf  # NaN: no bound
 
 
 def test_quantiles_match_the_known_error_law_and_cover_new_atoms():

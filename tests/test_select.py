@@ -168,6 +168,7 @@ def test_maxdet_counts_only_uncertain_atoms():
                   random_fraction=0.0) == [0]
     assert list(uncertain_atoms(frame([0.05, 0.4, 0.2]), 0.1, 1)) == [1]  # the most uncertain
     assert list(uncertain_atoms(frame([0.05, 0.06]), 0.1, 8)) == [1]  # none above: the top one
+    assert list(uncertain_atoms(frame([0.05, np.nan, 0.2]), 0.1, 8)) == [1, 2]  # NaN first
 
 
 def test_maxdet_lazy_greedy_equals_full_greedy_and_elements_are_separate():

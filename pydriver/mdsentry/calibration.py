@@ -41,7 +41,10 @@ def per_atom(member_forces, ref_forces):
 def conformal_quantile(scores, coverage):
     """The split-conformal quantile: the ceil((n + 1) coverage)-th smallest score; inf when
     there are too few scores for that coverage (no finite bound is guaranteed)."""
-    scores = np.sort(np.asarray(scores, dtype=float))
+    scores = np.asarray(scores, dtype=float)
+    if np.isnan(scores).any():  # a NaN prediction: no bound can be claimed
+        return math.inf
+    scores = np.sort(scores)
     n = len(scores)
     k = math.ceil((n + 1) * coverage)
     return float(scores[k - 1]) if 0 < k <= n else math.inf
@@ -78,9 +81,9 @@ def thresholds(cal, lo_error, hi_error, elements=None):
     while its sigma is below the threshold).  None when an element has no finite quantile."""
     els = list(elements or cal["quantile"])
     qs = [cal["quantile"].get(el, math.inf) for el in els]
-    qmax = max(qs) if qs else math.inf
-    if not math.isfinite(qmax) or qmax <= 0:
+    if not qs or not all(math.isfinite(q) and q > 0 for q in qs):
         return None
+    qmax = max(qs)
     return lo_error / qmax, hi_error / qmax
 
 

@@ -53,10 +53,13 @@ def _vectors(atoms, origin):
     return atoms.get_distances(origin, np.arange(len(atoms)), mic=True, vector=True)
 
 
-def _check_room(atoms, radius):
-    """A sphere of ``radius`` must not meet its own periodic images."""
+def _check_room(atoms, radius, cube=False):
+    """Everything within ``radius`` of the origin (a ball, or with ``cube`` the cube of
+    half side ``radius``) must not meet its own periodic images."""
     if not atoms.pbc.any() or atoms.cell.rank < 3:
         return
+    if cube and not atoms.cell.orthorhombic:
+        radius *= np.sqrt(3.0)  # the cube's corners, for a skewed lattice
     cell = atoms.cell.array
     heights = atoms.cell.volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]),
                                                  axis=1)
@@ -72,11 +75,12 @@ def cut(atoms, centres, core=3.0, buffer=6.0, mode="cluster", vacuum=6.0, gap=2.
     cut) with ``arrays["core"]``; see the module docstring.
 
     ``whole``: molecules of at most ``max_fragment`` atoms (``molecules``) with an atom in
-    the cut come whole (a bonded network, e.g. a glass's P-S chains, is cut as it is).
-    ``charges``: formal charge per element (e.g. {"Li": 1, "C": 4, "O": -2}) to make the
-    cut neutral: cations of the buffer farthest from the centres are dropped while the cut
-    is positive, the nearest cations outside it added while it is negative (they are
-    atoms of the big cell, so the environment stays a real one).  None: no neutrality.
+    the cut come whole, unwrapped along their own bonds (a bonded network, e.g. a
+    glass's P-S chains, is cut as it is).  ``charges``: formal charge per element (e.g.
+    {"Li": 1, "C": 4, "O": -2}) to make the cut neutral: the nearest whole fragments from
+    outside the cut with a charge of the opposite sign (cations, anions) are added until
+    it is; nothing inside is dropped, so the core atoms' environments stay exact.  None:
+    no neutrality.
     """
     if mode not in ("cluster", "cell"):
         raise ValueError(f"cut mode must be 'cluster' or 'cell', got {mode!r}")
@@ -88,14 +92,14 @@ def cut(atoms, centres, core=3.0, buffer=6.0, mode="cluster", vacuum=6.0, gap=2.
     disp = _vectors(atoms, origin)
     cdisp = disp[centres]
     spread = float(np.max(np.linalg.norm(cdisp, axis=1)))
-    # the sphere (or the cube's half side) around every centre, plus a bond or two
-    # where whole molecules stick out, must fit between periodic images
-    _check_room(atoms, reach + spread + (3.0 if whole else 0.0))
+    # every centre's ball (a cell's cube covers them all) must fit between images
+    half = reach + spread
+    _check_room(atoms, half, cube=mode == "cell")
     dist = np.min(np.linalg.norm(disp[:, None, :] - cdisp[None, :, :], axis=2), axis=1)
     if mode == "cluster":
         keep = dist <= reach
-    else:  # the cube of half side core + buffer around the origin
-        keep = np.all(np.abs(disp) <= reach, axis=1)
+    else:  # the cube of half side reach + spread around the origin: all centres' balls
+        keep = np.all(np.abs(disp) <= half, axis=1)
     frag = molecules(atoms) if (whole or charges is not None) else None
     if whole:
         # a fragment with one atom in the cut comes whole (an anion cut in half would
@@ -104,17 +108,21 @@ def cut(atoms, centres, core=3.0, buffer=6.0, mode="cluster", vacuum=6.0, gap=2.
         touched = np.unique(frag[keep])
         keep |= np.isin(frag, touched[sizes[touched] <= max_fragment])
     chosen = np.flatnonzero(keep)
-    pos = disp[chosen]
-    core_mask = dist[chosen] <= core
     if charges is not None:
-        ion = np.bincount(frag)[frag] == 1  # monatomic: a cation that may go or come
-        chosen, pos, core_mask = _neutral(atoms, chosen, pos, core_mask, charges, disp, dist,
-                                          ion)
+        chosen = _neutral(atoms, chosen, charges, frag, dist)
+    pos = _unwrapped(atoms, chosen, disp, frag)
+    core_mask = dist[chosen] <= core
+    extent = float(np.max(np.abs(pos))) if mode == "cell" else \
+        float(np.max(np.linalg.norm(pos, axis=1)))
+    if extent > half:  # whole molecules (or added ions) reach beyond: room for them too
+        _check_room(atoms, extent, cube=mode == "cell")
     out = Atoms(numbers=atoms.numbers[chosen], positions=pos)
     if mode == "cluster":
         out.center(vacuum=vacuum)
     else:
-        side = 2 * reach + gap
+        # an atom's image is side - |x| - |y| >= gap from any other atom, and at least
+        # buffer + gap from any core atom (|core| <= core + spread)
+        side = 2 * max(half, extent) + gap
         out.set_cell([side, side, side])
         out.positions += 0.5 * side
     out.pbc = True
@@ -125,36 +133,51 @@ def cut(atoms, centres, core=3.0, buffer=6.0, mode="cluster", vacuum=6.0, gap=2.
     return out
 
 
-def _neutral(atoms, chosen, pos, core_mask, charges, disp, dist, ion):
-    """Drop (or add) monatomic cations (``ion``) until the formal charge of the cut is
-    zero."""
+def _unwrapped(atoms, chosen, disp, frag):
+    """Positions of the chosen atoms from the origin; a molecule's atoms placed along its
+    own bonds from its atom nearest the origin (minimum images from the origin could put
+    parts of a molecule that sticks out on opposite sides)."""
+    pos = disp[chosen].copy()
+    if frag is None:
+        return pos
+    labels = frag[chosen]
+    for f in np.unique(labels):
+        members = np.flatnonzero(labels == f)
+        if len(members) < 2:
+            continue
+        anchor = members[np.argmin(np.linalg.norm(pos[members], axis=1))]
+        rel = atoms.get_distances(chosen[anchor], chosen[members], mic=True, vector=True)
+        pos[members] = pos[anchor] + rel
+    return pos
+
+
+def _neutral(atoms, chosen, charges, frag, dist):
+    """``chosen`` and the nearest whole fragments from outside it whose formal charge
+    brings the total to zero."""
     symbols = np.array(atoms.get_chemical_symbols())
     missing = sorted(set(symbols[chosen]) - set(charges))
     if missing:
         raise ValueError(f"cut: no formal charge for {missing}")
     q = sum(charges[s] for s in symbols[chosen])
-    drop = []
-    for k in np.argsort(-dist[chosen], kind="stable"):  # farthest buffer cations first
-        if q <= 0:
+    if abs(q) < 1e-9:
+        return chosen
+    inside = np.zeros(len(atoms), dtype=bool)
+    inside[chosen] = True
+    nearest = {}
+    for j in np.argsort(dist, kind="stable"):  # fragments by their atom nearest the centres
+        if not inside[j] and frag[j] not in nearest:
+            nearest[frag[j]] = j
+    added = []
+    for f in nearest:
+        if abs(q) < 1e-9:
             break
-        c = charges[symbols[chosen[k]]]
-        if 0 < c <= q and ion[chosen[k]] and not core_mask[k]:
-            drop.append(k)
-            q -= c
-    keep = np.setdiff1d(np.arange(len(chosen)), drop)
-    chosen, pos, core_mask = chosen[keep], pos[keep], core_mask[keep]
-    if q < 0:  # the nearest cations outside the cut
-        add = []
-        for j in np.argsort(dist, kind="stable"):
-            if q >= 0:
-                break
-            c = charges.get(symbols[j], 0)
-            if 0 < c <= -q and ion[j] and j not in chosen:
-                add.append(j)
-                q += c
-        chosen = np.concatenate([chosen, add]).astype(int)
-        pos = np.vstack([pos, disp[add]])
-        core_mask = np.concatenate([core_mask, np.zeros(len(add), dtype=bool)])
-    if q != 0:
-        raise ValueError(f"cut: cannot make the cut neutral with whole cations (left {q:+g})")
-    return chosen, pos, core_mask
+        members = np.flatnonzero(frag == f)
+        if any(symbols[m] not in charges for m in members):
+            continue
+        qf = sum(charges[symbols[m]] for m in members)
+        if qf * q < 0 and abs(qf) <= abs(q) + 1e-9:
+            added.append(members)
+            q += qf
+    if abs(q) > 1e-9:
+        raise ValueError(f"cut: cannot make the cut neutral with whole ions (left {q:+g})")
+    return np.concatenate([chosen, *added]).astype(int) if added else chosen

@@ -144,6 +144,11 @@ class Walker:
         self._initialised = True
         return time.perf_counter() - t0
 
+    def set_thresholds(self, lo, hi):
+        """New lo/hi of the sentry for the checks from now on (fix_modify thresholds)."""
+        with output_to(self.output):
+            self.lmp.command(f"fix_modify {self.sentry} thresholds {lo!r} {hi!r}")
+
     def write_restart(self, path):
         """Binary restart (positions, velocities, box, step, thermostat states), written
         under a temporary name and renamed, so ``path`` is always complete."""

@@ -515,8 +515,9 @@ def _calibrate(ctx, committee, valid, outdir):
             f"held-out atoms within q * deviation): q = {qs}")
     out = {"calibration": stored}
     if ex["lo_error"] is not None:
-        th = calibration.thresholds(cal, ex["lo_error"], ex["hi_error"],
-                                    ctx.cfg["system"]["elements"])
+        # the elements of the held-out frames (a type-map element absent from the
+        # system would otherwise block the thresholds for good)
+        th = calibration.thresholds(cal, ex["lo_error"], ex["hi_error"], sorted(set(symbols)))
         if th is None:
             ctx.say("too few held-out atoms of an element for the calibrated thresholds: "
                     f"sentry thresholds stay explore.lo/hi = {ex['lo']}/{ex['hi']} eV/A")

@@ -142,7 +142,7 @@ def deviation_trace(workdir, cfg, state, path):
                 ax.hlines(bhi, x0, x1, color="tab:red", lw=1,
                           label="hi (calibrated)" if j == 0 else None)
         else:
-            blo, bhi = bands[0] if bands else (lo, hi)
+            blo, bhi = bands[-1] if bands else (lo, hi)
             ax.axhline(blo, color="tab:orange", lw=1, label=f"lo = {blo:.4g}")
             ax.axhline(bhi, color="tab:red", lw=1, label=f"hi = {bhi:.4g}")
         for (it, _), pos in zip(starts.get(k, []), bounds):

@@ -17,7 +17,8 @@ import numpy as np
 
 
 def committee_of(workdir):
-    """The accepted committee of a run directory: (models, config)."""
+    """The accepted committee of a run directory: (models, config, version); the
+    config's explore.lo/hi are the committee's calibrated thresholds when it has them."""
     from mdsentry.loop import load_state
 
     state = load_state(workdir)
@@ -25,6 +26,8 @@ def committee_of(workdir):
         raise FileNotFoundError(f"{workdir}: no trained committee (state.json) yet")
     with open(os.path.join(workdir, "config.json")) as fh:
         cfg = json.load(fh)
+    if state["committee"].get("thresholds"):  # calibrated (explore.lo_error/hi_error)
+        cfg["explore"]["lo"], cfg["explore"]["hi"] = state["committee"]["thresholds"]
     return state["committee"]["models"], cfg, state["committee"]["version"]
 
 

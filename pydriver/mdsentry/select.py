@@ -131,17 +131,22 @@ def standardizer(features, symbols):
     for el in sorted(set(symbols)):
         rows = features[np.asarray(symbols) == el]
         std = rows.std(axis=0)
-        out[el] = (rows.mean(axis=0), np.where(std > 1e-12, std, 1.0))
+        # a floor relative to the typical spread: a nearly constant feature must not be
+        # blown up until its noise decides the selection
+        floor = max(1e-3 * float(np.median(std)), 1e-12)
+        out[el] = (rows.mean(axis=0), np.maximum(std, floor))
     return out
 
 
 def uncertain_atoms(atoms, lo, max_atoms):
     """Indices of the atoms whose deviation is at least ``lo`` (at most ``max_atoms``, the
-    most uncertain first); the most uncertain atom when none is (or none recorded)."""
+    most uncertain first); the most uncertain atom when none is; a fixed random sample of
+    ``max_atoms`` when no deviation was recorded."""
     devi = atoms.arrays.get("devi")
-    if devi is None or np.all(np.isnan(devi)):
-        return np.arange(min(len(atoms), max_atoms))
-    devi = np.nan_to_num(devi, nan=-np.inf)
+    if devi is None or np.all(np.isnan(devi)):  # unknown: a spread-out sample of atoms
+        n = len(atoms)
+        return np.sort(np.random.default_rng(n).permutation(n)[:max_atoms])
+    devi = np.nan_to_num(devi, nan=np.inf)  # a NaN deviation is the least trusted
     order = np.argsort(-devi, kind="stable")
     keep = order[devi[order] >= lo][:max_atoms]
     return keep if len(keep) else order[:1]

@@ -150,7 +150,7 @@ def hot_swap(walker, cfg, models, thresholds=None):
     style, coeffs = committee_commands(cfg, models)
     lo, hi = thresholds_of(cfg, thresholds)
     if (lo, hi) != walker.thresholds:  # before the swap's check of the current step
-        walker.lmp.command(f"fix_modify {SENTRY} thresholds {lo!r} {hi!r}")
+        walker.set_thresholds(lo, hi)
         walker.thresholds = (lo, hi)
     before = walker.gather("x", 3), walker.gather("v", 3), walker.gather("image", 3), walker.step()
     seconds = walker.swap(style, coeffs)
