@@ -435,9 +435,9 @@ def test_field_profile_verb_on_a_dump_of_the_fix(tmp_path, params):
 
 
 def test_the_field_deck_runs(tmp_path):
-    """inputs/li_li2co3_field: prepare.py and in.field with a stand-in potential (none:
-    pair zero, 10 fs of free flight) for a few steps: the deck, its groups and its QEq
-    parameters work (the solves converge)."""
+    """inputs/li_li2co3_field: prepare.py and in.field with its shipped stand-in DeePMD
+    committee (potential.lmp) for a few steps: the deck, its groups, its QEq parameters
+    (the solves converge) and the committee's deviation file work."""
     import shutil
     import subprocess
 
@@ -446,13 +446,15 @@ def test_the_field_deck_runs(tmp_path):
         shutil.copytree(os.path.join(inputs, name), tmp_path / name)
     deck = tmp_path / "li_li2co3_field"
     subprocess.run([sys.executable, "prepare.py"], cwd=deck, check=True)
-    (deck / "standin.lmp").write_text("pair_style zero 3.0\npair_coeff * *\n")
     lmp = os.path.join(os.path.dirname(sys.executable), "lmp")
     proc = subprocess.run([lmp, "-in", "in.field", "-var", "E", "0.03", "-var", "steps", "20",
-                           "-var", "potential", "standin.lmp", "-log", "log.test"],
-                          cwd=deck, capture_output=True, text=True, timeout=300)
+                           "-log", "log.test"],
+                          cwd=deck, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     log = (deck / "log.test").read_text()
     assert "480 atoms" in log and "f_field[2]" in log
     assert "not converged" not in log
     assert (deck / "field_0.03.dump").stat().st_size > 0
+    devi = np.loadtxt(deck / "model_devi_0.03.out", ndmin=2)
+    assert devi.shape[0] == 2 and np.all(devi[:, 4] < 0.5)  # steps 0 and 20, trusted
