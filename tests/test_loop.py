@@ -136,6 +136,9 @@ BAD = [
     ({"explore": {"lo_error": 0.5, "hi_error": 0.2}}, r"explore.lo_error = 0.5 must be positive and below"),
     ({"explore": {"lo_error": "low", "hi_error": 0.2}}, r"explore.lo_error = 'low' must be a number"),
     ({"explore": {"coverage": 1.0}}, r"explore.coverage = 1.0 must be in \(0, 1\)"),
+    ({"explore": {"device": "gpu"}}, r"explore.device = 'gpu' must be one of"),
+    ({"explore": {"lammps_args": ["-k", "on", "g", "1", "-sf", "kk"]}},
+     r"need LAMMPS package\(s\) \['KOKKOS'\]"),
 ]
 
 

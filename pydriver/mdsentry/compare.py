@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mdsentry.placement import cpu_threads
+
 BACKENDS = ("deepmd", "mace")
 
 
@@ -112,7 +114,7 @@ def compare(train, valid, workdir, *, transfer=None, n_models=2, steps=None, tem
         held, parity[name] = metrics(name, res.models, valid)
         row = {"template": template, "steps": steps[name], "models": res.models,
                "train_wall_seconds": json.loads(stamp.read_text()),
-               "jobs": max(1, min(jobs or os.cpu_count() or 1, n_models)),
+               "jobs": max(1, min(jobs or cpu_threads(), n_models)),
                "valid": held, "transfer": {}}
         for tname, frames in (transfer or {}).items():
             row["transfer"][tname] = metrics(name, res.models, frames)[0]

@@ -35,6 +35,8 @@ DEFAULTS = {
         "after_halt": "continue",  # or "rewind" to the last trusted snapshot
         "seed": 12345,            # velocity seeds: seed + walker
         "timestep": 0.001,        # ps
+        "device": "auto",         # auto, cpu or cuda: the walkers' ML styles (placement.py)
+        "lammps_args": [],        # accelerator arguments, e.g. ["-k", "on", "g", "1", "-sf", "kk"]
     },
     "oracle": {
         "calculator": "emt",      # "emt", "chgnet" or "module:factory" returning an ASE calculator
@@ -64,7 +66,7 @@ DEFAULTS = {
         "steps": 2000,            # training steps of the first committee
         "warm_steps": 0,          # steps of warm-started retraining (0: same as steps)
         "template": "",           # "": the backend's first shipped template
-        "device": "cpu",          # cpu or cuda: where the members train
+        "device": "auto",         # auto, cpu or cuda: where the members train
         "warm_start": True,
         "init_models": [],        # frozen models: the first committee, no initial training
         "init_checkpoints": [],   # their checkpoints, to warm-start iteration 1 from
@@ -89,11 +91,40 @@ DEFAULTS = {
 _FREE = {"oracle.kwargs", "field.oracle_kwargs"}
 _CHOICES = {("explore", "after_halt"): ("continue", "rewind"),
             ("field", "oracle"): ("zero", "given"),
-            ("train", "device"): ("cpu", "cuda"),
+            ("train", "device"): ("auto", "cpu", "cuda"),
+            ("explore", "device"): ("auto", "cpu", "cuda"),
             ("select", "method"): ("fps", "maxdet")}
 _FORBIDDEN_IN_DECK = re.compile(
     r"^\s*(pair_style|pair_coeff|read_data|read_restart|create_box|run|minimize|clear|units|"
     r"atom_style|fix\s+\S+\s+\S+\s+sentry)\b", re.M)
+
+
+def accelerator_problems(args):
+    """What is wrong with explore.lammps_args: accelerators this LAMMPS was not built
+    with (-k on needs KOKKOS, -sf omp OPENMP, ...)."""
+    from mdsentry.placement import accelerator_packages
+
+    if not args:
+        return []
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        return [f"explore.lammps_args = {args!r} must be a list of strings"]
+    try:
+        need = accelerator_packages(args)
+    except ValueError as exc:
+        return [f"explore.lammps_args: {exc}"]
+    if not need:
+        return []
+    from mpi4py import MPI
+
+    from mdsentry.lmp import lammps
+
+    lmp = lammps(comm=MPI.COMM_SELF)
+    have = set(lmp.installed_packages)
+    lmp.close()
+    missing = [p for p in need if p not in have]
+    return [f"explore.lammps_args {' '.join(args)} need LAMMPS package(s) {missing}, which "
+            f"this LAMMPS was not built with (see docs/install.md: build against your own "
+            f"LAMMPS)"] if missing else []
 
 
 def deck_problems(text, name):
@@ -235,6 +266,7 @@ def validate(given, base_dir=".", source="config"):
     temps = ex["temperatures"]
     if not temps or not all(isinstance(t, (int, float)) and t > 0 for t in temps):
         problems.append(f"explore.temperatures = {temps!r} must be a list of positive numbers")
+    problems += accelerator_problems(ex["lammps_args"])
     for (section, key), choices in _CHOICES.items():
         if cfg[section][key] not in choices:
             problems.append(f"{section}.{key} = {cfg[section][key]!r} must be one of {choices}")

@@ -48,7 +48,7 @@ class Walker:
     """
 
     def __init__(self, comm, index, workdir, deck, sentry="sentry", frames_file="candidates.xyz",
-                 variables=None, deepmd=False):
+                 variables=None, deepmd=False, lammps_args=()):
         from mdsentry.lmp import lammps
 
         self.comm, self.index, self.sentry = comm, index, sentry
@@ -61,6 +61,7 @@ class Walker:
                 "-var", "workdir", self.workdir]
         for name, value in (variables or {}).items():
             args += ["-var", name, str(value)]
+        args += list(lammps_args)  # accelerators (-k on g 1 -sf kk, -sf omp), checked by config
         # the plugins' and ML libraries' chatter (model summaries, CUDA stub warnings) goes
         # to the walker's output.log; LAMMPS errors still come back as exceptions
         self.output = os.path.join(self.workdir, "output.log")

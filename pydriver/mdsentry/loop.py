@@ -624,9 +624,12 @@ def run(config, comm=None, progress=True, stop_after=None, out=None):
 
     cfg = load(config) if isinstance(config, (str, os.PathLike)) else config
     comm = comm or MPI.COMM_WORLD
+    from mdsentry.placement import place
     from mdsentry.train import set_thread_env
 
     set_thread_env(cfg["train"]["backend"])  # the walkers' ML pair styles: one thread per rank
+    # each rank's GPU (or none) before any LAMMPS or torch touches CUDA
+    place(cfg, comm)
     n_walkers = len(cfg["explore"]["temperatures"])
     if comm.Get_size() % n_walkers:
         raise StageError(f"{comm.Get_size()} MPI ranks cannot run {n_walkers} walkers "

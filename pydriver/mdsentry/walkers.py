@@ -32,7 +32,9 @@ def committee_commands(cfg, models, workdir_var="${workdir}"):
 
     backend = get_backend(cfg["train"]["backend"])
     elements = cfg["system"]["elements"]
-    members, coeff = backend.pair_style_members(models, elements)
+    # "cuda" once placement.place resolved it for this run ("auto" is not resolved yet)
+    device = "cuda" if cfg["explore"].get("device") == "cuda" else "cpu"
+    members, coeff = backend.pair_style_members(models, elements, device)
     every = cfg["explore"]["every"]
     style = (f"pair_style committee every {every} out_file {workdir_var}/model_devi.out "
              f"out_freq {every} out_append yes {members}")
@@ -115,7 +117,7 @@ def make_walker(cfg, comm, index, models, start=None, deepmd=None, thresholds=No
                                # files the deck reads (QEq parameters) sit beside it
                                "deckdir": os.path.dirname(os.path.abspath(ex["deck"])),
                                **dict(zip(("ex", "ey", "ez"), cfg["field"]["efield"]))},
-                    deepmd=deepmd)
+                    deepmd=deepmd, lammps_args=ex["lammps_args"])
     # the sentry log is appended to by every instance (a rewind starts one at an earlier
     # step): this instance's checks start at the log's current end
     log = os.path.join(walker.workdir, "sentry.log")

@@ -5,7 +5,7 @@
     evaluate(model_path, frames) -> dict of RMSEs
     predict(model_path, frames) -> [(energy, forces, virial 3x3)] per frame
     type_map(model_path) -> elements the model knows
-    pair_style_members(model_paths, elements) -> (pair_style member string,
+    pair_style_members(model_paths, elements, device) -> (pair_style member string,
                                                  [pair_coeff args of each member])
     write_data(frames, outdir, type_map=None) -> the backend's own training-data files
 
@@ -83,7 +83,6 @@ def run_members(member, n_models, jobs=1, desc=None) -> list:
     """``member(k)`` for k = 0 .. n_models-1, ``jobs`` at a time (threads, each running a
     one-thread training process; 0 = one per core), with a progress bar when ``desc`` is
     given.  Returns the results in member order; the first failure is raised."""
-    import os
     from concurrent.futures import ThreadPoolExecutor
 
     bar = None
@@ -91,7 +90,10 @@ def run_members(member, n_models, jobs=1, desc=None) -> list:
         from tqdm import tqdm
 
         bar = tqdm(total=n_models, desc=desc, unit="model")
-    jobs = max(1, min(n_models, jobs or os.cpu_count() or 1))
+    from mdsentry.placement import cpu_threads
+
+    # the cores this process may use (affinity mask, cgroup quota), not the node's
+    jobs = max(1, min(n_models, jobs or cpu_threads()))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(member, k) for k in range(n_models)]
         for fut in futures:

@@ -161,11 +161,14 @@ def make_input(template, type_map, train_systems, valid_systems, seed, steps,
     return inp
 
 
-def _dp(args, cwd, logfile, device="cpu"):
+def _dp(args, cwd, logfile, device="cpu", member=0):
+    from mdsentry.placement import member_env
+
     exe = Path(sys.executable).with_name("dp")
     cmd = [str(exe) if exe.is_file() else "dp", "--pt", *args]
-    # deepmd trains on a GPU whenever it sees one: device "cpu" hides them
-    env = child_env(**THREAD_ENV, **({"CUDA_VISIBLE_DEVICES": ""} if device == "cpu" else {}))
+    # deepmd trains on a GPU whenever it sees one: device "cpu" hides them, "cuda" shows
+    # member k its own GPU of the node (placement.member_env)
+    env = child_env(**THREAD_ENV, **member_env(member, device))
     with open(logfile, "a") as fh:
         fh.write(f"$ {' '.join(cmd)}\n")
         fh.flush()
@@ -175,8 +178,9 @@ def _dp(args, cwd, logfile, device="cpu"):
         raise RuntimeError(f"`{' '.join(cmd)}` failed in {cwd}:\n" + "\n".join(tail))
 
 
-def train_model(workdir, inp, init_model=None, device="cpu") -> tuple:
-    """Train and freeze one model in ``workdir``; returns (frozen .pth, checkpoint)."""
+def train_model(workdir, inp, init_model=None, device="cpu", member=0) -> tuple:
+    """Train and freeze one model in ``workdir``; returns (frozen .pth, checkpoint).
+    ``member``: the committee index, which picks its GPU with device "cuda"."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "input.json").write_text(json.dumps(inp, indent=1))
@@ -184,7 +188,7 @@ def train_model(workdir, inp, init_model=None, device="cpu") -> tuple:
     args = ["train", "input.json"]
     if init_model:
         args += ["--init-model", str(Path(init_model).resolve())]
-    _dp(args, workdir, log, device)
+    _dp(args, workdir, log, device, member)
     ckpt = workdir / "model.ckpt.pt"
     if not ckpt.exists():
         raise RuntimeError(f"dp train left no checkpoint in {workdir}")
@@ -273,7 +277,7 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
                          warm=init is not None, sel=sel)
         if init is not None:  # the neighbor budget must be the checkpoint's
             inp["model"]["descriptor"]["sel"] = checkpoint_descriptor(init)["sel"]
-        model, ckpt = train_model(mdir, inp, init, device)
+        model, ckpt = train_model(mdir, inp, init, device, member=k)
         out = {"model": model, "checkpoint": ckpt, "rmse": evaluate(model, valid) if valid else None}
         (mdir / "member.json.part").write_text(json.dumps(out))
         os.replace(mdir / "member.json.part", done)
@@ -287,9 +291,10 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
     return CommitteeResult(models=models, checkpoints=ckpts, rmse=rmse)
 
 
-def pair_style_members(model_paths, elements) -> tuple:
+def pair_style_members(model_paths, elements, device="cpu") -> tuple:
     """``pair_style committee`` member string and each member's pair_coeff arguments
-    (after ``* * k``): deepmd's model file is a pair_style argument."""
+    (after ``* * k``): deepmd's model file is a pair_style argument.  deepmd picks its
+    device itself (the GPU placement left visible to the rank, if any)."""
     return " ".join(f"deepmd {p}" for p in model_paths), [" ".join(elements)] * len(model_paths)
 
 

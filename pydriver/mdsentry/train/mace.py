@@ -38,7 +38,7 @@ from ase.data import atomic_numbers, chemical_symbols
 
 from mdsentry.frames import labels
 from mdsentry.mpiutil import child_env
-
+from mdsentry.placement import member_env
 from mdsentry.train import (CommitteeResult, rmse, run_members, training_labels,
                             type_map_from)
 
@@ -310,8 +310,9 @@ def warm_compatible(checkpoint, template, type_map) -> str:
 
 # ---- training --------------------------------------------------------------------------
 
-def _run(tool, args, cwd, logfile):
-    """Run one of mace's console scripts (next to this Python) into ``logfile``."""
+def _run(tool, args, cwd, logfile, env=None):
+    """Run one of mace's console scripts (next to this Python) into ``logfile``;
+    ``env``: extra environment (a member's GPU)."""
     exe = Path(sys.executable).with_name(tool)
     cmd = [str(exe) if exe.is_file() else tool, *args]
     with open(logfile, "a") as fh:
@@ -319,7 +320,8 @@ def _run(tool, args, cwd, logfile):
         fh.flush()
         # stdin closed: mace_create_lammps_model asks for a head on multi-head models
         proc = subprocess.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, env=child_env(**THREAD_ENV))
+                              stdin=subprocess.DEVNULL,
+                              env=child_env(**THREAD_ENV, **(env or {})))
     if proc.returncode != 0:
         tail = Path(logfile).read_text().splitlines()[-15:]
         raise RuntimeError(f"`{shlex.join(cmd)}` failed in {cwd}:\n" + "\n".join(tail))
@@ -333,10 +335,10 @@ def epochs_for(steps, n_fit, batch_size) -> int:
     return int(math.ceil(int(steps) / per_epoch))
 
 
-def train_model(workdir, args, init_model=None, e0s=None) -> tuple:
+def train_model(workdir, args, init_model=None, e0s=None, env=None) -> tuple:
     """Train and export one member in ``workdir`` (mace_run_train arguments ``args``);
     returns (LAMMPS model, torch .model).  ``init_model``: a checkpoint to start from,
-    with the E0s ``e0s``."""
+    with the E0s ``e0s``; ``env``: the member's GPU (placement.member_env)."""
     workdir = Path(workdir)
     log = workdir / "train.log"
     if init_model is not None:
@@ -345,7 +347,7 @@ def train_model(workdir, args, init_model=None, e0s=None) -> tuple:
         # fine-tuning of one head from our own model: no replay data, same network
         args = [*args, "--foundation_model", str(init.resolve()),
                 "--multiheads_finetuning", "False"]
-    _run("mace_run_train", args, workdir, log)
+    _run("mace_run_train", args, workdir, log, env)
     model = workdir / f"{NAME}.model"
     if not model.exists():
         raise RuntimeError(f"mace_run_train left no {model.name} in {workdir}")
@@ -448,7 +450,8 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
         # a warm start begins from a fit: the full learning rate would first undo it
         args = [*common, "--seed", str(seeds[k]), "--lr", repr(lr * (0.25 if init else 1.0)),
                 "--work_dir", str(mdir.resolve())]
-        model, ckpt = train_model(mdir, args, init, e0s)
+        model, ckpt = train_model(mdir, args, init, e0s,
+                                  env=member_env(k, device) if device != "cpu" else None)
         (mdir / "e0s.json").write_text(e0_meta)
         rmse = evaluate(model, valid) if valid else None
         # file names relative to the member: a run directory may be moved
@@ -533,8 +536,10 @@ def type_map(model_path) -> list:
     return [chemical_symbols[int(z)] for z in sorted(int(z) for z in zs)]
 
 
-def pair_style_members(model_paths, elements) -> tuple:
+def pair_style_members(model_paths, elements, device="cpu") -> tuple:
     """``pair_style committee`` member string and each member's pair_coeff arguments
-    (after ``* * k``): pair_style mace takes its model file in pair_coeff."""
+    (after ``* * k``): pair_style mace takes its model file in pair_coeff; ``device
+    cuda`` puts each rank's members on the one GPU placement left it."""
     els = " ".join(elements)
-    return " ".join("mace" for _ in model_paths), [f"{p} {els}" for p in model_paths]
+    style = "mace device cuda" if device == "cuda" else "mace"
+    return " ".join(style for _ in model_paths), [f"{p} {els}" for p in model_paths]
