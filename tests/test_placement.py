@@ -135,3 +135,19 @@ def test_place_on_two_ranks_with_two_gpus(tmp_path):
     assert rows("cpu") == [[0, ["cpu", "cuda"], "", "3,5"], [1, ["cpu", "cuda"], "", "3,5"]]
     out = rows("cuda", CUDA_VISIBLE_DEVICES="")
     assert all("device 'cuda' requested but no GPU is visible" in r[1] for r in out)
+
+
+def test_run_asking_for_cuda_without_gpus_ends_cleanly_on_every_rank(tmp_path, monkeypatch):
+    """mdsentry run with explore.device = "cuda" on a machine without GPUs: both ranks
+    say why and exit 1 (a StageError), nothing hangs, no traceback."""
+    from test_loop import mdsentry, write_config
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU, also on a GPU machine
+    monkeypatch.delenv("MDSENTRY_NODE_GPUS", raising=False)
+    path = write_config(tmp_path, explore={"device": "cuda"})
+    proc = mdsentry("run", path, "--no-progress", nprocs=2, check=False, timeout=300)
+    assert proc.returncode != 0
+    for rank in (0, 1):
+        assert f"[rank {rank}] mdsentry: error:" in proc.stderr
+    assert "device 'cuda' requested but no GPU is visible" in proc.stderr
+    assert "Traceback" not in proc.stderr

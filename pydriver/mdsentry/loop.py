@@ -628,8 +628,12 @@ def run(config, comm=None, progress=True, stop_after=None, out=None):
     from mdsentry.train import set_thread_env
 
     set_thread_env(cfg["train"]["backend"])  # the walkers' ML pair styles: one thread per rank
-    # each rank's GPU (or none) before any LAMMPS or torch touches CUDA
-    place(cfg, comm)
+    # each rank's GPU (or none) before any LAMMPS or torch touches CUDA; a problem is
+    # the same on every rank (place gathers them), so every rank ends cleanly with it
+    try:
+        place(cfg, comm)
+    except RuntimeError as exc:
+        raise StageError(str(exc)) from None
     n_walkers = len(cfg["explore"]["temperatures"])
     if comm.Get_size() % n_walkers:
         raise StageError(f"{comm.Get_size()} MPI ranks cannot run {n_walkers} walkers "
