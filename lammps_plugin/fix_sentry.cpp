@@ -117,8 +117,12 @@ FixSentry::FixSentry(LAMMPS *lmp, int narg, char **arg) :
       if (!append) {
         fprintf(logfp, "# fix sentry %s: lo = %g hi = %g every %d steps\n", id, lo, hi, nevery);
         fprintf(logfp, "#%11s %18s %9s %10s\n", "step", "value", "status", "atom_id");
-        fflush(logfp);
+      } else {
+        // a new instance continuing the log (a restarted walker): its bounds may differ
+        fprintf(logfp, "# fix sentry %s appends: lo = %g hi = %g every %d steps\n", id, lo, hi,
+                nevery);
       }
+      fflush(logfp);
     }
     if (!frames_file.empty()) {
       framesfp = fopen(frames_file.c_str(), mode);

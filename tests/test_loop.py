@@ -378,7 +378,8 @@ def test_kill_mid_labelling_and_mid_training_then_resume(tmp_path):
     path = write_config(tmp_path, oracle={"calculator": "oracles_for_tests:counting",
                                           "kwargs": {"log": str(log), "delay": 0.4},
                                           "timeout": 60.0},
-                        train={"models": 2, "steps": 300, "jobs": 1})
+                        train={"models": 2, "steps": 300, "jobs": 1},
+                        explore={"lo_error": 0.1, "hi_error": 1.0})
     run = tmp_path / "run"
     h5 = str(run / "frames.h5")
 
@@ -405,3 +406,18 @@ def test_kill_mid_labelling_and_mid_training_then_resume(tmp_path):
     train_log = (run / "iter.000" / "train" / "model.01" / "train.log").read_text()
     assert train_log.count("dp --pt train") == 1
     assert state["committee"]["version"] == 1 and len(state["committee"]["models"]) == 2
+    # calibrated thresholds survive the kills: the first committee's (calibrated on the
+    # bootstrap's held-out frames) in the restarted walkers, then v1's after the swap
+    from mdsentry import calibration
+
+    v0 = calibration.load(str(run / "iter.000" / "train0" / "calibration.json"))
+    it0, it1 = [h for h in state["history"] if h.get("walkers")]
+    assert it0["thresholds"] == pytest.approx([0.1 / v0["quantile"]["Cu"],
+                                               1.0 / v0["quantile"]["Cu"]])
+    assert it1["thresholds"] == state["committee"]["thresholds"]
+    # the walker's fix was made twice (at the first exploration; rebuilt at the swap after
+    # the kills), each time with the committee's thresholds of that moment
+    sentry_log = (run / "walkers" / "walker00" / "sentry.log").read_text()
+    los = [float(line.split("lo = ")[1].split()[0]) for line in sentry_log.splitlines()
+           if "appends: lo =" in line]
+    assert los == pytest.approx([it0["thresholds"][0], it1["thresholds"][0]], rel=1e-5)
