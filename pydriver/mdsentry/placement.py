@@ -202,7 +202,10 @@ def member_env(k, device):
     MDSENTRY_NODE_GPUS, else the visible ones) when training on cuda; no GPU on cpu."""
     if device != "cuda":
         return {"CUDA_VISIBLE_DEVICES": ""}
-    gpus = [g for g in os.environ.get("MDSENTRY_NODE_GPUS", "").split(",") if g] or \
-        visible_gpus()
+    if "MDSENTRY_NODE_GPUS" in os.environ:  # set by place() for this run
+        gpus = [g for g in os.environ["MDSENTRY_NODE_GPUS"].split(",") if g]
+    else:  # mdsentry train outside a run
+        gpus = visible_gpus(detected=0 if "CUDA_VISIBLE_DEVICES" in os.environ
+                            else detect_gpus())
     gpu = gpu_for(k, gpus)
     return {"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {}
