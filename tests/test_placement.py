@@ -57,6 +57,7 @@ def test_gpus_of_a_job_table():
 
 def test_resolve_device():
     assert placement.resolve_device("auto", ["0"]) == "cuda"
+    assert placement.resolve_device("auto", ["0"], torch_cuda=False) == "cpu"  # CPU torch
     assert placement.resolve_device("auto", []) == "cpu"
     assert placement.resolve_device("cpu", ["0"]) == "cpu"
     with pytest.raises(RuntimeError, match="no GPU is visible"):
@@ -106,7 +107,8 @@ def test_accelerator_config_checks():
 
 def test_place_on_two_ranks_with_two_gpus(tmp_path):
     """mpirun -np 2 with CUDA_VISIBLE_DEVICES=3,5 and explore.device cuda: rank 0 keeps
-    GPU 3, rank 1 GPU 5 (node-local ranks from the launcher); training sees both; with
+    GPU 3, rank 1 GPU 5 (node-local ranks from the launcher); training keeps the node's
+    list; with
     device cpu the walkers see none; cuda without GPUs ends every rank with the message."""
     script = tmp_path / "place.py"
     script.write_text(
@@ -131,8 +133,10 @@ def test_place_on_two_ranks_with_two_gpus(tmp_path):
         run_mpi(2, [sys.executable, str(script), device, str(out)], env=dict(env, **extra))
         return [json.loads((tmp_path / f"{out.name}.{r}.json").read_text()) for r in (0, 1)]
 
-    assert rows("cuda") == [[0, ["cuda", "cuda"], "3", "3,5"], [1, ["cuda", "cuda"], "5", "3,5"]]
-    assert rows("cpu") == [[0, ["cpu", "cuda"], "", "3,5"], [1, ["cpu", "cuda"], "", "3,5"]]
+    # train.device "auto": cuda only with a CUDA build of torch (this machine's is CPU)
+    t = "cuda" if placement.torch_has_cuda() else "cpu"
+    assert rows("cuda") == [[0, ["cuda", t], "3", "3,5"], [1, ["cuda", t], "5", "3,5"]]
+    assert rows("cpu") == [[0, ["cpu", t], "", "3,5"], [1, ["cpu", t], "", "3,5"]]
     out = rows("cuda", CUDA_VISIBLE_DEVICES="")
     assert all("device 'cuda' requested but no GPU is visible" in r[1] for r in out)
 

@@ -59,11 +59,12 @@ def gpu_for(local_rank, gpus):
     return gpus[int(local_rank) % len(gpus)]
 
 
-def resolve_device(requested, gpus):
-    """"auto" -> "cuda" when a GPU is visible, else "cpu"; "cuda" without a GPU is an
-    error (a job that asked for GPUs must not run on CPUs by accident)."""
+def resolve_device(requested, gpus, torch_cuda=True):
+    """"auto" -> "cuda" when a GPU is visible and torch was built with CUDA, else "cpu";
+    "cuda" without a GPU is an error (a job that asked for GPUs must not run on CPUs by
+    accident)."""
     if requested == "auto":
-        return "cuda" if gpus else "cpu"
+        return "cuda" if gpus and torch_cuda else "cpu"
     if requested == "cuda" and not gpus:
         raise RuntimeError("device 'cuda' requested but no GPU is visible to this process "
                            "(CUDA_VISIBLE_DEVICES, nvidia-smi)")
@@ -174,8 +175,9 @@ def place(cfg, comm):
         local = local_rank_from_hosts(hosts, comm.Get_rank())
     problem, devices = None, None
     try:
-        devices = (resolve_device(cfg["explore"]["device"], gpus),
-                   resolve_device(cfg["train"]["device"], gpus))
+        cuda_torch = torch_has_cuda() if gpus else False
+        devices = (resolve_device(cfg["explore"]["device"], gpus, cuda_torch),
+                   resolve_device(cfg["train"]["device"], gpus, cuda_torch))
     except RuntimeError as exc:
         problem = f"{hosts[comm.Get_rank()]} (rank {comm.Get_rank()}): {exc}"
     problems = [p for p in comm.allgather(problem) if p]
@@ -189,6 +191,17 @@ def place(cfg, comm):
     env["CUDA_VISIBLE_DEVICES"] = gpu_for(local, gpus) if devices[0] == "cuda" else ""
     cfg["explore"]["device"], cfg["train"]["device"] = devices
     return devices
+
+
+def torch_has_cuda():
+    """Whether the installed torch was built with CUDA (or ROCm); reads the build's
+    version strings only, so CUDA is not initialised before CUDA_VISIBLE_DEVICES is set
+    (a CPU-only torch on a GPU node must make "auto" mean cpu)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(getattr(torch.version, "cuda", None) or getattr(torch.version, "hip", None))
 
 
 def _host():
