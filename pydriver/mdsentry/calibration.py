@@ -118,12 +118,15 @@ def from_predictions(frames, member_predictions, coverage=0.9):
     return fit(sigma, error, sym, coverage), sigma, error, np.array(sym)
 
 
+def jsonable(cal):
+    """The calibration with its infinite quantiles (no bound) as None, for JSON."""
+    return dict(cal, quantile={k: (v if math.isfinite(v) else None)
+                               for k, v in cal["quantile"].items()})
+
+
 def save(path, cal):
     """The calibration as JSON (inf written as null)."""
-    def finite(d):
-        return {k: (v if math.isfinite(v) else None) for k, v in d.items()}
-
-    data = dict(cal, quantile=finite(cal["quantile"]))
+    data = jsonable(cal)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path + ".part", "w") as fh:
         json.dump(data, fh, indent=1)
@@ -140,7 +143,7 @@ def load(path):
 
 def plot(sigma, error, symbols, cal, path):
     """Per-atom force error against deviation, each element's bound line q_el sigma."""
-    from mdsentry.plots import pyplot
+    from mdsentry.plots import pyplot, save
 
     plt = pyplot()
     symbols = np.asarray(symbols)
@@ -157,7 +160,4 @@ def plot(sigma, error, symbols, cal, path):
     ax.set_xlabel("committee force deviation sigma_i (eV/Å)")
     ax.set_ylabel("force error of the MD model |dF_i| (eV/Å)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)

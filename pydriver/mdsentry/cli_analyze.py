@@ -320,7 +320,7 @@ def cmd_adhesion(args):
 
     from mdsentry.analysis.energetics import adhesion
     from mdsentry.analysis.trajectory import write_table
-    from mdsentry.plots import pyplot
+    from mdsentry.plots import pyplot, save
 
     atoms = read(args.structure)
     if "region" not in atoms.arrays:
@@ -348,9 +348,7 @@ def cmd_adhesion(args):
     lo = min(res["E_bottom"] + res["E_top"], res["E_interface"])
     ax.set_ylim(lo - 0.2 * abs(res["E_bottom"] + res["E_top"] - res["E_interface"]) - 1e-3,
                 None)
-    fig.tight_layout()
-    fig.savefig(_out(args, "adhesion.png"), dpi=120)
-    plt.close(fig)
+    save(fig, _out(args, "adhesion.png"))
     print("wrote", _out(args, "adhesion.png"))
     return 0
 
@@ -360,7 +358,7 @@ def cmd_neb(args):
 
     from mdsentry.analysis.energetics import neb_barrier
     from mdsentry.analysis.trajectory import write_table
-    from mdsentry.plots import pyplot
+    from mdsentry.plots import pyplot, save
 
     initial, final = read(args.initial), read(args.final)
     if len(initial) != len(final) or list(initial.numbers) != list(final.numbers):
@@ -382,8 +380,6 @@ def cmd_neb(args):
     ax.set_xlabel("image")
     ax.set_ylabel("energy relative to the initial state (eV)")
     ax.set_title(f"barrier {res['barrier']:.3f} eV", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(_out(args, "neb.png"), dpi=120)
-    plt.close(fig)
+    save(fig, _out(args, "neb.png"))
     print("wrote", _out(args, "neb.png"))
     return 0

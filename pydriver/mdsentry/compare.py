@@ -165,7 +165,7 @@ def table(report) -> str:
 
 
 def plot_parity(parity, path):
-    from mdsentry.plots import parity_panel, pyplot
+    from mdsentry.plots import parity_panel, pyplot, save
 
     plt = pyplot()
     fig, axes = plt.subplots(len(parity), 2, figsize=(8, 3.6 * len(parity)), squeeze=False)
@@ -175,7 +175,4 @@ def plot_parity(parity, path):
             ref, pred, rmse = res[key]
             parity_panel(ax, ref, pred, f"reference {label} ({unit})", f"{name} ({unit})",
                          f"{name} {label}: RMSE {rmse:.3g} {unit}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -375,6 +375,7 @@ def _select_maxdet(ctx, state, cands, budget):
     are those at or above the sentry's current lo."""
     from mdsentry.select import maxdet
     from mdsentry.train import get_backend
+    from mdsentry.walkers import thresholds_of
 
     cfg = ctx.cfg
     if not cands or budget <= 0:
@@ -385,7 +386,7 @@ def _select_maxdet(ctx, state, cands, budget):
     tfeat = backend.atom_features(leader, train) if train else []
     rows = np.concatenate(tfeat) if tfeat else np.zeros((0, 0))
     syms = np.concatenate([a.get_chemical_symbols() for a in train]) if train else []
-    lo = (state["committee"].get("thresholds") or [cfg["explore"]["lo"]])[0]
+    lo = thresholds_of(cfg, state["committee"].get("thresholds"))[0]
     return maxdet(cands, backend.atom_features(leader, cands), rows, syms, budget, lo,
                   random_fraction=cfg["select"]["random_fraction"],
                   seed=cfg["explore"]["seed"] + state["iteration"],
@@ -463,11 +464,13 @@ def stage_validate(ctx, state):
         tol = cfg["loop"]["accept_tolerance"]
         accepted = old_rmse is None or new_rmse is None or \
             new_rmse["f"] <= old_rmse["f"] * (1 + tol)
-        if valid:  # parity data of the leader (the member that drives MD)
-            pred = backend.predict((new if accepted else old)["models"][0], valid)
-            _save_parity(os.path.join(ctx.iterdir(k), "parity.npz"), valid, pred)
-        # what the accepted committee's deviation means (a rejected one keeps its own)
-        cal = _calibrate(ctx, new, valid, ctx.iterdir(k)) if accepted else {}
+        # the accepted committee's predictions serve the parity plot (its leader, the
+        # member that drives MD) and its calibration; a rejected one keeps its own
+        preds = [backend.predict(m, valid) for m in
+                 (new["models"] if accepted else old["models"][:1])] if valid else []
+        if valid:
+            _save_parity(os.path.join(ctx.iterdir(k), "parity.npz"), valid, preds[0])
+        cal = _calibrate(ctx, new, valid, ctx.iterdir(k), preds) if accepted else {}
         return old_rmse, accepted, cal
 
     old_rmse, accepted, cal = on_root(ctx.comm, work)
@@ -487,12 +490,13 @@ def stage_validate(ctx, state):
     return "swap"
 
 
-def _calibrate(ctx, committee, valid, outdir):
+def _calibrate(ctx, committee, valid, outdir, preds=None):
     """The committee's calibration on the held-out frames (calibration.py): per-element
     quantiles of |leader force error| / deviation, written with its plot to ``outdir``,
     and the sentry thresholds for ``explore.lo_error``/``hi_error``.  Returns the
     committee's keys "calibration" and "thresholds" (absent where there is nothing to
-    calibrate on; the thresholds are then explore.lo/hi).  On the root rank."""
+    calibrate on; the thresholds are then explore.lo/hi).  ``preds``: the members'
+    predictions on ``valid`` when already made.  On the root rank."""
     from mdsentry import calibration
     from mdsentry.train import get_backend
 
@@ -502,14 +506,14 @@ def _calibrate(ctx, committee, valid, outdir):
             ctx.say(f"committee v{committee['version']}: no held-out frames to calibrate on, "
                     f"sentry thresholds stay explore.lo/hi = {ex['lo']}/{ex['hi']} eV/A")
         return {}
-    backend = get_backend(ctx.cfg["train"]["backend"])
-    preds = [backend.predict(m, valid) for m in committee["models"]]
+    if preds is None:
+        backend = get_backend(ctx.cfg["train"]["backend"])
+        preds = [backend.predict(m, valid) for m in committee["models"]]
     cal, sigma, error, symbols = calibration.from_predictions(valid, preds, ex["coverage"])
     calibration.save(os.path.join(outdir, "calibration.json"), cal)
     calibration.plot(sigma, error, symbols, cal, os.path.join(outdir, "calibration.png"))
-    stored = {"coverage": cal["coverage"], "n": cal["n"],
-              "quantile": {el: (q if np.isfinite(q) else None)
-                           for el, q in cal["quantile"].items()}}
+    stored = {k: v for k, v in calibration.jsonable(cal).items()
+              if k in ("coverage", "n", "quantile")}
     qs = ", ".join(f"{el} {q:.2f}" for el, q in cal["quantile"].items())
     ctx.say(f"committee v{committee['version']} calibration ({100 * cal['coverage']:.0f} % of "
             f"held-out atoms within q * deviation): q = {qs}")

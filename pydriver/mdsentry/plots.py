@@ -17,6 +17,14 @@ def pyplot():
     return plt
 
 
+def save(fig, path):
+    """Lay out, write (120 dpi) and close a figure; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    pyplot().close(fig)
+    return path
+
+
 def committee_versions(state, cfg):
     """[(version, models, accepted)] of every committee a run trained (or was given)."""
     out = []
@@ -95,10 +103,7 @@ def learning_curve(points, n_valid, path):
         ax.grid(alpha=0.3)
     fig.suptitle(f"learning curve: every committee on the same {n_valid} held-out frames "
                  f"(x: rejected)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def deviation_trace(workdir, cfg, state, path):
@@ -154,10 +159,7 @@ def deviation_trace(workdir, cfg, state, path):
         ax.set_ylabel("max force devi (eV/Å)")
         ax.legend(loc="lower right", fontsize=7)
     axes[-1, 0].set_xlabel("check (walkers rewound after halts)" if rewound else "MD step")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def parity_panel(ax, ref, pred, xlabel, ylabel, title):
@@ -181,10 +183,7 @@ def parity(npz, path):
         rmse = float(np.sqrt(np.mean((pred - ref) ** 2)))
         parity_panel(ax, ref, pred, f"oracle {label} ({unit})", f"model {label} ({unit})",
                      f"{label}: RMSE {rmse:.4g} {unit}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def plot_run(workdir, outdir=None):

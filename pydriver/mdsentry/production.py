@@ -26,8 +26,11 @@ def committee_of(workdir):
         raise FileNotFoundError(f"{workdir}: no trained committee (state.json) yet")
     with open(os.path.join(workdir, "config.json")) as fh:
         cfg = json.load(fh)
-    if state["committee"].get("thresholds"):  # calibrated (explore.lo_error/hi_error)
-        cfg["explore"]["lo"], cfg["explore"]["hi"] = state["committee"]["thresholds"]
+    from mdsentry.walkers import thresholds_of
+
+    # the committee's calibrated thresholds (explore.lo_error/hi_error), if any
+    cfg["explore"]["lo"], cfg["explore"]["hi"] = thresholds_of(
+        cfg, state["committee"].get("thresholds"))
     return state["committee"]["models"], cfg, state["committee"]["version"]
 
 

@@ -180,9 +180,9 @@ def maxdet(candidates, cand_features, train_features, train_symbols, budget, lo,
         return []
     n_random = int(round(random_fraction * budget))
     n_greedy = budget - n_random
-    rows = [f[uncertain_atoms(a, lo, max_atoms)] for a, f in zip(candidates, cand_features)]
-    syms = [np.asarray(a.get_chemical_symbols())[uncertain_atoms(a, lo, max_atoms)]
-            for a in candidates]
+    which = [uncertain_atoms(a, lo, max_atoms) for a in candidates]
+    rows = [f[w] for f, w in zip(cand_features, which)]
+    syms = [np.asarray(a.get_chemical_symbols())[w] for a, w in zip(candidates, which)]
     train_features = np.asarray(train_features, dtype=float)
     train_symbols = np.asarray(train_symbols)
     if len(train_features):

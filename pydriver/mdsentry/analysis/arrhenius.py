@@ -65,7 +65,7 @@ def nernst_einstein(D, n_carriers, volume, temperature, charge=1, D_err=None):
 
 
 def plot(T, D, D_err, result, path):
-    from mdsentry.plots import pyplot
+    from mdsentry.plots import pyplot, save
 
     plt = pyplot()
     T = np.asarray(T, dtype=float)
@@ -78,7 +78,4 @@ def plot(T, D, D_err, result, path):
     ax.set_xlabel("1000 / T (1/K)")
     ax.set_ylabel("D (cm²/s)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)

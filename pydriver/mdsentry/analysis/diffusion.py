@@ -305,7 +305,7 @@ def plot(results, path):
     errors at neighbouring lags are almost fully correlated, so the curve wanders
     within it as a whole, and the GLS line follows the precise start of the window.
     """
-    from mdsentry.plots import pyplot
+    from mdsentry.plots import pyplot, save
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4))
@@ -324,7 +324,4 @@ def plot(results, path):
     ax.set_xlabel("t (ps)")
     ax.set_ylabel("MSD (Å²)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -93,7 +93,7 @@ def net_displacement(frames, axis="z", region=None, relative_to=None):
 def plot(profile, path, displacement=None, dt=None):
     """Charge density, potential and element densities along the axis; with
     ``displacement`` (from net_displacement) a fourth panel of the drift in time."""
-    from mdsentry.plots import pyplot
+    from mdsentry.plots import pyplot, save
 
     plt = pyplot()
     panels = 4 if displacement is not None else 3
@@ -119,7 +119,4 @@ def plot(profile, path, displacement=None, dt=None):
         axes[3].set_xlabel("time (ps)" if dt else "frame")
         axes[3].set_ylabel("mean displacement along the axis (Å)")
         axes[3].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -97,7 +97,7 @@ def summary(result):
 
 
 def plot(result, path):
-    from mdsentry.plots import parity_panel, pyplot
+    from mdsentry.plots import parity_panel, pyplot, save
 
     plt = pyplot()
     keys = [k for k in ("e", "f", "s") if k in result]
@@ -106,7 +106,4 @@ def plot(result, path):
         name, unit, scale, sunit = UNITS[key]
         parity_panel(ax, result[key]["ref"], result[key]["pred"], f"reference {name} ({unit})",
                      f"model {name} ({unit})", f"RMSE {scale * result[key]['rmse']:.3g} {sunit}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -76,7 +76,7 @@ def first_shell(r, g, cn, smooth=5, prominence=0.1):
 
 
 def plot(r, g, cn, path):
-    from mdsentry.plots import pyplot
+    from mdsentry.plots import pyplot, save
 
     plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -89,7 +89,4 @@ def plot(r, g, cn, path):
     ax2.set_ylabel("coordination number")
     ax1.legend(fontsize=8)
     ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)
