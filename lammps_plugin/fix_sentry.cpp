@@ -4,6 +4,7 @@
 
 #include "fix_sentry.h"
 
+#include "data_sync.h"
 #include "pair_committee.h"
 
 #include "atom.h"
@@ -37,8 +38,14 @@ FixSentry::FixSentry(LAMMPS *lmp, int narg, char **arg) :
     compute(nullptr), ivar(-1), ntrusted(0), ncandidate(0), nabove(0), last_trusted_step(-1),
     last_step(-1), last_generation(-1), last_value(0.0), last_atom(0), halted(0), halt_step(-1),
     run_over(1), ended_first(-1), ended_last(-1), ended_nsteps(-1), pending_step(-1),
-    pending_generation(-1), logfp(nullptr), framesfp(nullptr)
+    pending_generation(-1), logfp(nullptr), framesfp(nullptr), datasync(nullptr)
 {
+  // under -k on LAMMPS would bring every per-atom array to the host before each of this
+  // fix's hooks: it states what it reads itself, on the steps it reads it (data_sync.h)
+  datamask_read = datamask_modify = EMPTY_MASK;
+  own_sync.reset(kokkos_data_sync(lmp));
+  datasync = own_sync.get();
+
   if (narg < 6) utils::missing_cmd_args(FLERR, "fix sentry", error);
 
   nevery = utils::inumeric(FLERR, arg[3], false, lmp);
@@ -333,6 +340,7 @@ double FixSentry::evaluate(tagint &atom_id)
       error->all(FLERR, "Fix sentry {}: the committee deviation was not computed on step {}", id,
                  step);
     const double *devi = pair->force_deviation_peratom();
+    if (datasync) datasync->sync(Host, MASK_MASK | TAG_MASK);
     const int *mask = atom->mask;
     const int nlocal = atom->nlocal;
     double vmax = 0.0;
@@ -360,6 +368,8 @@ double FixSentry::evaluate(tagint &atom_id)
     return value;
   }
 
+  // a compute or variable may read any per-atom array on the host
+  if (datasync) datasync->sync(Host, ALL_MASK);
   double value;
   modify->clearstep_compute();
   if (source == COMPUTE) {
@@ -457,6 +467,7 @@ void FixSentry::write_frame(bigint step, double value, int status)
   const int nlocal = atom->nlocal;
   const double *devi = (source == COMMITTEE) ? pair->force_deviation_peratom() : nullptr;
   constexpr int NV = 6;
+  if (datasync) datasync->sync(Host, TAG_MASK | TYPE_MASK | X_MASK);
 
   std::vector<double> send(static_cast<size_t>(NV) * nlocal);
   for (int i = 0; i < nlocal; i++) {

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ class FixSentry : public Fix {
   int modify_param(int, char **) override;
   double compute_vector(int) override;
   double compute_array(int, int) override;
+
+  // per-atom data movement under KOKKOS (data_sync.h); a recording fake in the tests
+  void set_data_sync(class DataSync *s) { datasync = s; }
 
  protected:
   enum Source { COMMITTEE, COMPUTE, VARIABLE };
@@ -72,6 +76,9 @@ class FixSentry : public Fix {
   std::string log_file, frames_file;
   FILE *logfp, *framesfp;
   std::vector<std::string> elements;
+
+  class DataSync *datasync;    // nullptr: host arrays only
+  std::unique_ptr<class DataSync> own_sync;
 
   void find_source();
   void start_run();

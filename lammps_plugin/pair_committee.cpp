@@ -4,6 +4,8 @@
 
 #include "pair_committee.h"
 
+#include "data_sync.h"
+
 #include "atom.h"
 #include "comm.h"
 #include "compute.h"
@@ -30,7 +32,7 @@ static constexpr int RESTART_VERSION = 2;
 /* ---------------------------------------------------------------------- */
 
 PairCommittee::PairCommittee(LAMMPS *lmp) :
-    Pair(lmp), nmax_buf(0), generation(++generation_counter), every(0), mean_forces(0), rel_f(0), rel_v(0), eps_f(0.0), eps_v(0.0),
+    Pair(lmp), nmax_buf(0), fkeep(nullptr), nmax_keep(0), datasync(nullptr), generation(++generation_counter), every(0), mean_forces(0), rel_f(0), rel_v(0), eps_f(0.0), eps_v(0.0),
     out_freq(0), out_append(0), fp(nullptr), last_out_step(-1), devi_flag(0), devi_request(0),
     devi_step(-1), devi_atom(nullptr), nmax_devi(0), restore_pending(0), restoring(0)
 {
@@ -44,6 +46,23 @@ PairCommittee::PairCommittee(LAMMPS *lmp) :
   nextra = NDEVI;
   pvector = new double[nextra];
   for (int i = 0; i < NDEVI; i++) pvector[i] = devi[i] = 0.0;
+
+  // under -k on the committee moves data around each member itself, as pair
+  // hybrid/kk does: LAMMPS's own sync around the committee is switched off
+  own_sync.reset(kokkos_data_sync(lmp));
+  set_data_sync(own_sync.get());
+}
+
+void PairCommittee::set_data_sync(DataSync *s)
+{
+  datasync = s;
+  if (datasync) {
+    execution_space = Device;
+    datamask_read = datamask_modify = EMPTY_MASK;
+  } else {
+    execution_space = Host;
+    datamask_read = datamask_modify = ALL_MASK;
+  }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -54,6 +73,7 @@ PairCommittee::~PairCommittee()
   clear_members();
   delete[] pvector;
   memory->destroy(devi_atom);
+  memory->destroy(fkeep);
   if (fp) fclose(fp);
   if (allocated) {
     memory->destroy(setflag);
@@ -395,6 +415,14 @@ void PairCommittee::init_style()
       if (!p->setflag[i][i])
         error->all(FLERR, "Committee member {} ({}): pair coefficients for type {} are not set",
                    m + 1, member_styles[m], i);
+    // a KOKKOS member writes its forces on the device: only a committee that moves data
+    // around each member (built with KOKKOS) can read them
+    if (p->kokkosable && !datasync)
+      error->all(FLERR,
+                 "Committee member {} ({}) is a KOKKOS style, but this mdsentry plugin was built "
+                 "without KOKKOS: rebuild it with -DMDSENTRY_KOKKOS=ON against your LAMMPS "
+                 "(docs/install.md), or use the member's host style",
+                 m + 1, member_styles[m]);
     p->cutforce = 0.0;
     in_member(m, [&] { p->init_style(); });
     member_seen_step[m] = -1;    // a fresh neighbor list is coming
@@ -710,13 +738,36 @@ struct AgoGuard {
 };
 }    // namespace
 
-void PairCommittee::compute_leader_only(int eflag, int vflag)
+void PairCommittee::compute_member(int m, int eflag, int vflag)
 {
   {
-    AgoGuard guard(neighbor, member_seen_step[0]);
-    members[0]->compute(eflag, vflag);
+    AgoGuard guard(neighbor, member_seen_step[m]);
+    members[m]->compute(eflag, vflag);
   }
-  member_seen_step[0] = update->ntimestep;
+  member_seen_step[m] = update->ntimestep;
+}
+
+std::vector<MemberSpace> PairCommittee::member_spaces() const
+{
+  std::vector<MemberSpace> spaces;
+  for (Pair *p : members) spaces.push_back({p->execution_space, p->datamask_read, p->datamask_modify});
+  return spaces;
+}
+
+void PairCommittee::compute_leader_only(int eflag, int vflag)
+{
+  if (datasync) {
+    struct LeaderOps {
+      PairCommittee *pc;
+      int eflag, vflag;
+      void compute(int m) { pc->compute_member(m, eflag, vflag); }
+    } ops{this, eflag, vflag};
+    Pair *lead = members[0];
+    sync_leader_step(*datasync, {lead->execution_space, lead->datamask_read, lead->datamask_modify},
+                     ops);
+  } else {
+    compute_member(0, eflag, vflag);
+  }
   take_energy_virial();
 }
 
@@ -747,20 +798,62 @@ void PairCommittee::compute_all_members(int eflag, int vflag, bool devi_now)
   }
 
   double **f = atom->f;
-  for (int m = 0; m < n; m++) {
-    double **fm = fbuf[m];
-    if (nall) memset(&fm[0][0], 0, sizeof(double) * 3 * nall);
-    atom->f = fm;
-    {
-      AgoGuard guard(neighbor, member_seen_step[m]);
-      members[m]->compute(eflag_m, vflag_m);
+  const size_t bytes = sizeof(double) * 3 * nall;
+  if (datasync) {
+    // members may write f in another execution space (KOKKOS): each one runs on the
+    // shared force array, zeroed, and its forces are copied out on the host
+    if (atom->nmax > nmax_keep) {
+      nmax_keep = atom->nmax;
+      memory->grow(fkeep, nmax_keep, 3, "pair:committee:fkeep");
     }
-    atom->f = f;
-    member_seen_step[m] = update->ntimestep;
+    struct CopyOps {
+      PairCommittee *pc;
+      double **f;
+      size_t bytes;
+      int nall, eflag, vflag;
+      void keep()
+      {
+        if (!bytes) return;
+        memcpy(&pc->fkeep[0][0], &f[0][0], bytes);
+        memset(&f[0][0], 0, bytes);
+      }
+      void compute(int m) { pc->compute_member(m, eflag, vflag); }
+      void take(int m)
+      {
+        if (!bytes) return;
+        memcpy(&pc->fbuf[m][0][0], &f[0][0], bytes);
+        memset(&f[0][0], 0, bytes);
+      }
+      void drive()
+      {
+        if (bytes) memcpy(&f[0][0], &pc->fkeep[0][0], bytes);
+        pc->add_driving_forces(f, nall);
+      }
+    } ops{this, f, bytes, nall, eflag_m, vflag_m};
+    sync_members_step(*datasync, member_spaces(), ops);
+  } else {
+    // host arrays: each member writes straight into its buffer
+    for (int m = 0; m < n; m++) {
+      if (bytes) memset(&fbuf[m][0][0], 0, bytes);
+      atom->f = fbuf[m];
+      compute_member(m, eflag_m, vflag_m);
+      atom->f = f;
+    }
+    add_driving_forces(f, nall);
   }
 
-  // driving forces, ghosts included: Verlet's reverse comm completes them
+  take_energy_virial();
+  if (devi_now) deviation_from_buffers(ev_now);
+}
+
+/* ----------------------------------------------------------------------
+   driving forces, ghosts included: Verlet's reverse comm completes them
+------------------------------------------------------------------------- */
+
+void PairCommittee::add_driving_forces(double **f, int nall)
+{
   if (mean_forces) {
+    const int n = nmembers();
     const double w = 1.0 / n;
     for (int i = 0; i < nall; i++)
       for (int d = 0; d < 3; d++) {
@@ -776,9 +869,6 @@ void PairCommittee::compute_all_members(int eflag, int vflag, bool devi_now)
       f[i][2] += f0[i][2];
     }
   }
-
-  take_energy_virial();
-  if (devi_now) deviation_from_buffers(ev_now);
 }
 
 /* ----------------------------------------------------------------------
@@ -985,6 +1075,7 @@ double PairCommittee::memory_usage()
   double bytes = Pair::memory_usage();
   bytes += static_cast<double>(nmax_buf) * 3 * sizeof(double) * fbuf.size();
   bytes += static_cast<double>(nmax_devi) * sizeof(double);
+  bytes += static_cast<double>(nmax_keep) * 3 * sizeof(double);
   for (auto *p : members) bytes += p->memory_usage();
   return bytes;
 }

@@ -14,6 +14,7 @@
 #include "pair.h"
 
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,11 @@ class PairCommittee : public Pair {
   // already checked at this step must be checked again after a hot swap
   bigint model_generation() const { return generation; }
 
+  Pair *member(int m) const { return members[m]; }
+  // per-atom data movement under KOKKOS (data_sync.h); replaced by a recording fake
+  // in the tests, which checks the sequence a KOKKOS run performs
+  void set_data_sync(class DataSync *s);
+
  protected:
   std::vector<Pair *> members;
   std::vector<std::string> member_styles;
@@ -66,6 +72,10 @@ class PairCommittee : public Pair {
   std::vector<bigint> member_seen_step;    // last step a member was evaluated
   std::vector<int> member_single;          // 1 if the member implements single()
   int nmax_buf;
+  double **fkeep;    // forces of earlier styles while members run (with data sync)
+  int nmax_keep;
+  class DataSync *datasync;                // nullptr: host arrays only
+  std::unique_ptr<class DataSync> own_sync;
   bigint generation;
   static bigint generation_counter;    // shared by all instances, so a new committee differs too
 
@@ -105,6 +115,9 @@ class PairCommittee : public Pair {
   bool deviation_needed() const;
   void compute_leader_only(int, int);
   void compute_all_members(int, int, bool);
+  void compute_member(int, int, int);
+  void add_driving_forces(double **, int);
+  std::vector<struct MemberSpace> member_spaces() const;
   void take_energy_virial();
   void deviation_from_buffers(bool);
   bool out_row_due() const;

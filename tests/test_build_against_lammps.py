@@ -114,3 +114,8 @@ def test_bad_lammps_locations(tmp_path):
     layout(tmp_path, "noversion/src", version=False)
     rc, log = configure(tmp_path, f"-DLAMMPS_SOURCE_DIR={tmp_path / 'noversion'}")
     assert rc != 0 and "set LAMMPS_VERSION_STRING" in " ".join(log.split())  # CMake wraps
+    # KOKKOS needs the KOKKOS sources of the user's tree (atom_kokkos.h): said at configure
+    layout(tmp_path, "nokokkos/src")
+    rc, log = configure(tmp_path, f"-DLAMMPS_SOURCE_DIR={tmp_path / 'nokokkos'}",
+                        "-DMDSENTRY_KOKKOS=ON")
+    assert rc != 0 and "MDSENTRY_KOKKOS needs LAMMPS_SOURCE_DIR" in " ".join(log.split())
