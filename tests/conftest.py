@@ -30,6 +30,20 @@ def run_mpi(nprocs, argv, timeout=300, cwd=None, check=True, env=None):
     return proc
 
 
+def run_mpi_nodes(nodes, argv, timeout=300, cwd=None, check=True, env=None):
+    """Run argv with one rank per name in ``nodes``, each rank told it is on that node
+    (MDSENTRY_NODE_NAME, placement.node_name): a job of several nodes on one machine."""
+    cmd = [MPIRUN]
+    for k, name in enumerate(nodes):
+        cmd += ([":"] if k else []) + ["-np", "1", "-env", "MDSENTRY_NODE_NAME", name, *argv]
+    env = dict(env or os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
 def worker(name):
     return os.path.join(HERE, "workers", name)
 

@@ -15,7 +15,7 @@ import pytest
 from ase.build import bulk
 from ase.io import write
 
-from conftest import BIN, HERE, run_mpi
+from conftest import BIN, HERE, run_mpi, run_mpi_nodes
 from mdsentry import store
 from mdsentry.config import ConfigError, load
 from mdsentry.explore import read_trace
@@ -84,8 +84,12 @@ def env():
                 PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
-def mdsentry(*args, nprocs=1, timeout=600, check=True):
+def mdsentry(*args, nprocs=1, timeout=600, check=True, nodes=None):
+    """``mdsentry args`` on nprocs ranks, or one rank per name in ``nodes`` (each rank
+    told it is on that node: a job of several nodes on this machine)."""
     cmd = [MDSENTRY, *args]
+    if nodes:
+        return run_mpi_nodes(nodes, cmd, timeout=timeout, check=check, env=env())
     if nprocs > 1:
         return run_mpi(nprocs, cmd, timeout=timeout, check=check, env=env())
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env())
@@ -333,9 +337,10 @@ def test_two_walkers_of_one_rank_with_a_failing_oracle(tmp_path):
 
 
 def test_one_walker_of_two_ranks_rewinds_after_a_halt(tmp_path):
-    """One walker on two ranks; hi low enough to halt; after_halt = rewind."""
+    """One walker on two ranks that are two nodes; hi low enough to halt; after_halt =
+    rewind.  Each node's first rank trains its share of the committee."""
     path = write_config(tmp_path, **pretrained(hi=0.12, lo=0.04, after_halt="rewind"))
-    mdsentry("run", path, "--no-progress", nprocs=2, timeout=900)
+    mdsentry("run", path, "--no-progress", nodes=["nodeA", "nodeB"], timeout=900)
     state = state_of(tmp_path)
     assert state["stage"] == "done"
     check_store_matches_fix(tmp_path, state, whole_log=False)  # a rewind starts a new instance
@@ -353,6 +358,11 @@ def test_one_walker_of_two_ranks_rewinds_after_a_halt(tmp_path):
     after = trace["value"][first_halt + 1:]
     assert w1["max_devi"] == pytest.approx(after.max())
     assert w1["median_devi"] == pytest.approx(np.median(after))
+    # member 1 trained on node A (rank 0), member 2 on node B (rank 1), each from its copy
+    train = tmp_path / "run" / "iter.000" / "train"
+    for member, data in [("model.01", "data.0"), ("model.02", "data.1")]:
+        inp = json.loads((train / member / "input.json").read_text())
+        assert all(f"/{data}/" in s for s in inp["training"]["training_data"]["systems"])
 
 
 # ------------------------------------------------------------ kill + resume

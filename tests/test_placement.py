@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import run_mpi
+from conftest import run_mpi, run_mpi_nodes, worker
 from mdsentry import placement
 
 
@@ -155,3 +155,54 @@ def test_run_asking_for_cuda_without_gpus_ends_cleanly_on_every_rank(tmp_path, m
         assert f"[rank {rank}] mdsentry: error:" in proc.stderr
     assert "device 'cuda' requested but no GPU is visible" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_node_shares_table():
+    """One training share per node, held by its lowest rank, nodes in rank order."""
+    assert placement.node_shares(["a", "a"]) == [None, None]
+    assert placement.node_shares(["a", "a", "b", "b"]) == [(0, 2), None, (1, 2), None]
+    assert placement.node_shares(["b", "a", "b", "a", "c"]) == [(0, 3), (1, 3), None, None,
+                                                                  (2, 3)]
+
+
+def test_members_of_a_share():
+    from mdsentry.train import members_of
+
+    assert members_of(4) == [0, 1, 2, 3]
+    assert members_of(4, (0, 2)) == [0, 2] and members_of(4, (1, 2)) == [1, 3]
+    assert members_of(2, (2, 3)) == []  # more nodes than members: this one idles
+    with pytest.raises(ValueError):
+        members_of(4, (3, 3))
+
+
+def test_committee_trained_on_two_nodes(tmp_path):
+    """Two ranks that are two nodes (MDSENTRY_NODE_NAME): rank 0 trains members 1 and 3,
+    rank 1 member 2, each from its own copy of the data; rank 0 collects all three.  A
+    share that fails ends both ranks with its message (a StageError), nothing hangs."""
+    import json
+
+    frames = os.path.join(os.path.dirname(__file__), "data", "cu_emt.extxyz")
+    out = tmp_path / "ok"
+    out.mkdir()
+    run_mpi_nodes(["nodeA", "nodeB"], [sys.executable, worker("train_shares.py"),
+                                       "--frames", frames, "--out", str(out)], timeout=600)
+    r0, r1 = (json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert r0["share"] == [0, 2] and r1["share"] == [1, 2]
+    assert [os.path.basename(os.path.dirname(m)) for m in r0["models"]] == [
+        "model.01", "model.02", "model.03"]
+    assert all(os.path.exists(m) for m in r0["models"]) and all(r0["rmse"])
+    for member, node in [("model.01", "data.0"), ("model.02", "data.1"), ("model.03", "data.0")]:
+        inp = json.loads((out / "train" / member / "input.json").read_text())
+        systems = inp["training"]["training_data"]["systems"]
+        assert all(f"/{node}/" in s for s in systems), (member, systems)
+    assert not (out / "train" / "data").exists()  # rank 0's collecting call trained nothing
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    run_mpi_nodes(["nodeA", "nodeB"], [sys.executable, worker("train_shares.py"),
+                                       "--frames", frames, "--out", str(bad), "--fail-share", "1"],
+                  timeout=600)
+    for r in (0, 1):
+        got = json.loads((bad / f"rank{r}.json").read_text())
+        assert got["error"] == ("RuntimeError (training share 2 of 2): dp train failed on "
+                                "node nodeB")

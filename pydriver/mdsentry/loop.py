@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mdsentry import store
-from mdsentry.mpiutil import StageError, collective, idle_barrier, on_root
+from mdsentry.mpiutil import StageError, collective, idle_barrier, on_root, on_shares
 
 STATE_VERSION = 1
 
@@ -31,6 +31,7 @@ class Context:
     comm: object
     progress: bool = True
     walker: object = None   # this rank's walker (built on first use)
+    share: object = None    # this rank's share of committee training (several nodes)
     out: object = sys.stdout
 
     @property
@@ -204,31 +205,39 @@ def labelled_sets(path):
 
 
 def stage_first_train(ctx, state):
+    from mdsentry.train import get_backend
+
     cfg, tr = ctx.cfg, ctx.cfg["train"]
+    workdir = os.path.join(cfg["workdir"], "iter.000", "train0")
+
+    def fit(share=None):
+        train, valid = labelled_sets(ctx.store)
+        if len(train) < 1:
+            raise RuntimeError("no labelled training frames for the first committee "
+                               "(all bootstrap labels failed?)")
+        return get_backend(tr["backend"]).train_committee(
+            train, valid, workdir, n_models=tr["models"], steps=tr["steps"],
+            template=tr["template"], type_map=cfg["system"]["elements"], resume=True,
+            progress=ctx.progress, jobs=tr["jobs"], device=tr["device"], share=share), valid
+
+    def announce():
+        train, valid = labelled_sets(ctx.store)
+        ctx.say(f"first committee: training {tr['models']} {tr['backend']} models on "
+                f"{len(train)} frames ({len(valid)} held out)")
 
     def work():
         if tr["init_models"]:
             ctx.say(f"first committee: {len(tr['init_models'])} given models")
             return {"version": 0, "models": tr["init_models"],
                     "checkpoints": tr["init_checkpoints"] or None, "rmse": None}
-        from mdsentry.train import get_backend
-
-        train, valid = labelled_sets(ctx.store)
-        if len(train) < 1:
-            raise RuntimeError("no labelled training frames for the first committee "
-                               "(all bootstrap labels failed?)")
-        ctx.say(f"first committee: training {tr['models']} {tr['backend']} models on "
-                f"{len(train)} frames ({len(valid)} held out)")
-        res = get_backend(tr["backend"]).train_committee(
-            train, valid, os.path.join(cfg["workdir"], "iter.000", "train0"),
-            n_models=tr["models"], steps=tr["steps"], template=tr["template"],
-            type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress, jobs=tr["jobs"],
-            device=tr["device"])
+        res, valid = fit()  # on several nodes: collects what train_shares trained
         committee = {"version": 0, "models": res.models, "checkpoints": res.checkpoints,
                      "rmse": _mean_rmse(res.rmse)}
-        return {**committee, **_calibrate(ctx, committee, valid, os.path.join(
-            cfg["workdir"], "iter.000", "train0"))}
+        return {**committee, **_calibrate(ctx, committee, valid, workdir)}
 
+    if not tr["init_models"]:
+        on_root(ctx.comm, announce)
+        train_shares(ctx, fit)
     state["committee"] = on_root(ctx.comm, work)
     if state["committee"]["rmse"]:
         state["history"].append({"iteration": -1, "model": 0, "n_train": None,
@@ -413,16 +422,24 @@ def stage_label(ctx, state):
     return "train" if labelled else "next"
 
 
+def train_shares(ctx, fit):
+    """On a job of several nodes, the lowest rank of each node trains its share of the
+    committee (``fit(share)``, on that node's cores and GPUs) while the other ranks wait;
+    rank 0 then collects the members (``fit()`` finds them trained).  On one node rank 0
+    trains them all in the collecting call."""
+    on_shares(ctx.comm, ctx.share, fit)
+
+
 def stage_train(ctx, state):
     from mdsentry.train import get_backend
 
     cfg, tr, k = ctx.cfg, ctx.cfg["train"], state["iteration"]
     old = state["committee"]
+    backend = get_backend(tr["backend"])
 
-    def work():
+    def plan():
         train, valid = labelled_sets(ctx.store)
-        backend = get_backend(tr["backend"])
-        warm = tr["warm_start"] and old.get("checkpoints")
+        warm = bool(tr["warm_start"] and old.get("checkpoints"))
         if warm and hasattr(backend, "warm_compatible"):
             why = backend.warm_compatible(old["checkpoints"][0], tr["template"],
                                           cfg["system"]["elements"])
@@ -434,12 +451,23 @@ def stage_train(ctx, state):
         ctx.say(f"training {tr['models']} {tr['backend']} models on {len(train)} frames "
                 f"({len(valid)} held out), {'warm-started' if warm else 'from scratch'}, "
                 f"{steps} steps")
-        res = backend.train_committee(
+        return warm, steps
+
+    warm, steps = on_root(ctx.comm, plan)
+
+    def fit(share=None):
+        train, valid = labelled_sets(ctx.store)
+        return backend.train_committee(
             train, valid, os.path.join(ctx.iterdir(k), "train"), n_models=tr["models"],
             steps=steps, template=tr["template"], init_models=old["checkpoints"] if warm else None,
             seeds=[1000 + 17 * m + 7919 * (k + 1) for m in range(tr["models"])],
             type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress, jobs=tr["jobs"],
-            device=tr["device"])
+            device=tr["device"], share=share), train, valid
+
+    train_shares(ctx, fit)
+
+    def work():
+        res, train, valid = fit()  # on several nodes: collects what train_shares trained
         return {"version": old["version"] + 1, "models": res.models,
                 "checkpoints": res.checkpoints, "rmse": _mean_rmse(res.rmse),
                 "n_train": len(train), "n_valid": len(valid)}
@@ -642,8 +670,11 @@ def run(config, comm=None, progress=True, stop_after=None, out=None):
     if comm.Get_size() % n_walkers:
         raise StageError(f"{comm.Get_size()} MPI ranks cannot run {n_walkers} walkers "
                          f"(explore.temperatures): use a multiple of {n_walkers} ranks")
+    from mdsentry.placement import node_name, node_shares
+
     ctx = Context(cfg=cfg, comm=comm, progress=progress and comm.Get_rank() == 0,
-                  out=out or sys.stdout)
+                  out=out or sys.stdout,
+                  share=node_shares(comm.allgather(node_name()))[comm.Get_rank()])
 
     def start():
         os.makedirs(cfg["workdir"], exist_ok=True)

@@ -80,6 +80,24 @@ def on_root(comm, fn, share=True, poll=0.05):
     return result
 
 
+def on_shares(comm, share, fn, poll=0.05):
+    """fn(share) on the ranks given a share (one per node, ``placement.node_shares``)
+    while the others wait idle; an error on any of them is raised as StageError on every
+    rank, with its node's message.  fn must not run collectives."""
+    failure = None
+    if share is not None:
+        try:
+            fn(share)
+        except Exception as exc:  # noqa: BLE001 - re-raised on every rank below
+            traceback.print_exc()
+            failure = f"{type(exc).__name__} (training share {share[0] + 1} of {share[1]}): {exc}"
+    # reached by every rank whatever it did above
+    idle_barrier(comm, poll)
+    failures = [f for f in comm.allgather(failure) if f]
+    if failures:
+        raise StageError(failures[0])
+
+
 def idle_barrier(comm, poll=0.05):
     req = comm.Ibarrier()
     while not req.Test():

@@ -170,7 +170,7 @@ def place(cfg, comm):
     else:
         gpus = visible_gpus(env, detected=0 if "CUDA_VISIBLE_DEVICES" in env else detect_gpus())
     local = node_local_rank(env)
-    hosts = comm.allgather(_host())
+    hosts = comm.allgather(node_name())
     if local is None:
         local = local_rank_from_hosts(hosts, comm.Get_rank())
     problem, devices = None, None
@@ -204,10 +204,26 @@ def torch_has_cuda():
     return bool(getattr(torch.version, "cuda", None) or getattr(torch.version, "hip", None))
 
 
-def _host():
+def node_name():
+    """This process's node: MDSENTRY_NODE_NAME when set (containers that all report one
+    host name; the tests' stand-in for a second node), else MPI's processor name."""
+    if os.environ.get("MDSENTRY_NODE_NAME"):
+        return os.environ["MDSENTRY_NODE_NAME"]
     from mpi4py import MPI
 
     return MPI.Get_processor_name()
+
+
+def node_shares(hosts):
+    """Each rank's share of the committee's training, from every rank's node name: the
+    lowest rank of each node trains share (index, count), nodes in the order of their
+    first rank; the other ranks None.  On a single node every rank gets None (rank 0
+    trains the whole committee, as without this)."""
+    nodes = list(dict.fromkeys(hosts))
+    if len(nodes) < 2:
+        return [None] * len(hosts)
+    return [(nodes.index(h), len(nodes)) if hosts.index(h) == r else None
+            for r, h in enumerate(hosts)]
 
 
 def member_env(k, device):

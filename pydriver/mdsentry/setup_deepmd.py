@@ -187,7 +187,10 @@ def ensure(force: bool = False, jobs: int | None = None) -> int:
     if not force and (cached / "stamp.json").is_file():
         log(f"using the cached rebuild {cached}")
     else:
-        build(dp_version, cached, jobs or os.cpu_count() or 2)
+        from mdsentry.placement import cpu_threads
+
+        # the cores this process may use (a batch job's allocation), not the node's
+        build(dp_version, cached, jobs or cpu_threads())
     install(cached, lib_dir)
     ok, detail = probe(lib_dir)
     if not ok:

@@ -1,7 +1,8 @@
 """Training backends.  Each backend module exposes the same plain functions:
 
     train_committee(train, valid, workdir, *, n_models, steps, template, init_models,
-                    seeds, type_map, resume, progress) -> CommitteeResult
+                    seeds, type_map, resume, progress, jobs, device, share)
+        -> CommitteeResult (share=None), or the member indices trained (a share)
     evaluate(model_path, frames) -> dict of RMSEs
     predict(model_path, frames) -> [(energy, forces, virial 3x3)] per frame
     type_map(model_path) -> elements the model knows
@@ -79,23 +80,39 @@ def rmse(frames, predictions) -> dict:
     return out
 
 
-def run_members(member, n_models, jobs=1, desc=None) -> list:
-    """``member(k)`` for k = 0 .. n_models-1, ``jobs`` at a time (threads, each running a
-    one-thread training process; 0 = one per core), with a progress bar when ``desc`` is
-    given.  Returns the results in member order; the first failure is raised."""
+def members_of(n_models, share=None) -> list:
+    """The committee members one training process trains: all of them, or with ``share``
+    = (index, count) every count-th from index (one share per node, ``loop.train_stage``).
+    A member's position in this list is its slot on the node, which picks its GPU."""
+    if share is None:
+        return list(range(n_models))
+    index, count = share
+    if not 0 <= index < count:
+        raise ValueError(f"share {index} of {count}")
+    return list(range(index, n_models, count))
+
+
+def run_members(member, ks, jobs=1, desc=None) -> list:
+    """``member(k)`` for each k in ``ks`` (a list, or a count meaning 0 .. ks-1), ``jobs``
+    at a time (threads, each running a one-thread training process; 0 = one per core of
+    this process), with a progress bar when ``desc`` is given.  Returns the results in
+    the order of ``ks``; the first failure is raised."""
     from concurrent.futures import ThreadPoolExecutor
 
+    ks = list(range(ks)) if isinstance(ks, int) else list(ks)
+    if not ks:
+        return []
     bar = None
     if desc:
         from tqdm import tqdm
 
-        bar = tqdm(total=n_models, desc=desc, unit="model")
+        bar = tqdm(total=len(ks), desc=desc, unit="model")
     from mdsentry.placement import cpu_threads
 
     # the cores this process may use (affinity mask, cgroup quota), not the node's
-    jobs = max(1, min(n_models, jobs or cpu_threads()))
+    jobs = max(1, min(len(ks), jobs or cpu_threads()))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(member, k) for k in range(n_models)]
+        futures = [pool.submit(member, k) for k in ks]
         for fut in futures:
             fut.add_done_callback(lambda _: bar.update() if bar else None)
         results = [fut.result() for fut in futures]

@@ -18,7 +18,7 @@ import numpy as np
 
 from mdsentry.mpiutil import child_env
 
-from mdsentry.train import (CommitteeResult, rmse, run_members, training_labels,
+from mdsentry.train import (CommitteeResult, members_of, rmse, run_members, training_labels,
                             type_map_from)
 
 TEMPLATES = ("se_e2_a", "dpa1")
@@ -244,7 +244,7 @@ def atom_features(model_path, frames) -> list:
 
 def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="se_e2_a",
                     init_models=None, seeds=None, type_map=None, resume=False,
-                    progress=False, jobs=1, device="cpu") -> CommitteeResult:
+                    progress=False, jobs=1, device="cpu", share=None):
     """Train ``n_models`` on the same data with different seeds.
 
     ``jobs``: members trained at the same time (each a one-thread ``dp`` process;
@@ -252,6 +252,9 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
     ``resume``: members already trained in ``workdir`` (a ``member.json``) are kept.
     ``init_models``: checkpoints of the previous iteration (one per member) to
     warm-start from; ``type_map`` defaults to the elements of ``train``.
+    ``share``: (index, count) trains only this node's members (``members_of``) from its
+    own copy of the data and returns their indices; a later call without it collects
+    the committee.
     """
     workdir = Path(workdir).resolve()  # dp runs in each member's directory
     type_map = list(type_map or type_map_from(train))
@@ -260,31 +263,41 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
         raise ValueError("one seed per committee member")
     if init_models is not None and len(init_models) != n_models:
         raise ValueError("one init model per committee member")
-    data = workdir / "data"
-    shutil.rmtree(data, ignore_errors=True)
-    train_sys = write_systems(train, data / "train", type_map)
-    valid_sys = write_systems(valid, data / "valid", type_map) if valid else []
-    has_virial = all(os.path.exists(os.path.join(s, "set.000", "virial.npy")) for s in train_sys)
-    rcut = make_input(template, type_map, [], [], 1, 1)["model"]["descriptor"]["rcut"]
-    sel = neighbor_sel(list(train) + list(valid or []), type_map, rcut)
+    ks = members_of(n_models, share)
+
+    def done(k):
+        return workdir / f"model.{k + 1:02d}" / "member.json"
+
+    todo = [k for k in ks if not (resume and done(k).exists())]
+    if todo:  # each share writes its own copy: nodes need not share a file system view
+        data = workdir / ("data" if share is None else f"data.{share[0]}")
+        shutil.rmtree(data, ignore_errors=True)
+        train_sys = write_systems(train, data / "train", type_map)
+        valid_sys = write_systems(valid, data / "valid", type_map) if valid else []
+        has_virial = all(os.path.exists(os.path.join(s, "set.000", "virial.npy"))
+                         for s in train_sys)
+        rcut = make_input(template, type_map, [], [], 1, 1)["model"]["descriptor"]["rcut"]
+        sel = neighbor_sel(list(train) + list(valid or []), type_map, rcut)
+
     def member(k):
         mdir = workdir / f"model.{k + 1:02d}"
-        done = mdir / "member.json"
-        if resume and done.exists():  # trained before the driver was stopped
-            return json.loads(done.read_text())
+        if k not in todo:  # trained before the driver was stopped, or by another node
+            return json.loads(done(k).read_text())
         init = init_models[k] if init_models else None
         inp = make_input(template, type_map, train_sys, valid_sys, seeds[k], steps, has_virial,
                          warm=init is not None, sel=sel)
         if init is not None:  # the neighbor budget must be the checkpoint's
             inp["model"]["descriptor"]["sel"] = checkpoint_descriptor(init)["sel"]
-        model, ckpt = train_model(mdir, inp, init, device, member=k)
+        model, ckpt = train_model(mdir, inp, init, device, member=ks.index(k))
         out = {"model": model, "checkpoint": ckpt, "rmse": evaluate(model, valid) if valid else None}
         (mdir / "member.json.part").write_text(json.dumps(out))
-        os.replace(mdir / "member.json.part", done)
+        os.replace(mdir / "member.json.part", done(k))
         return out
 
-    members = run_members(member, n_models, jobs,
-                          desc=f"training {n_models} deepmd models" if progress else None)
+    members = run_members(member, ks, jobs,
+                          desc=f"training {len(ks)} deepmd models" if progress and todo else None)
+    if share is not None:
+        return ks
     models = [m["model"] for m in members]
     ckpts = [m["checkpoint"] for m in members]
     rmse = [m["rmse"] for m in members]

@@ -39,7 +39,7 @@ from ase.data import atomic_numbers, chemical_symbols
 from mdsentry.frames import labels
 from mdsentry.mpiutil import child_env
 from mdsentry.placement import member_env
-from mdsentry.train import (CommitteeResult, rmse, run_members, training_labels,
+from mdsentry.train import (CommitteeResult, members_of, rmse, run_members, training_labels,
                             type_map_from)
 
 TEMPLATES = ("mace_small", "mace_l1")
@@ -366,7 +366,7 @@ def _member_files(mdir, rec) -> dict:
 
 def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="mace_small",
                     init_models=None, seeds=None, type_map=None, resume=False,
-                    progress=False, jobs=1, device="cpu") -> CommitteeResult:
+                    progress=False, jobs=1, device="cpu", share=None):
     """Train ``n_models`` on the same data with different seeds.
 
     ``steps``: gradient steps, turned into mace's epochs (``epochs_for``).
@@ -377,6 +377,9 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
     to warm-start from at a 4x lower learning rate, keeping their E0s; ``type_map``
     defaults to the elements of ``train``.
     Without held-out frames mace holds out its template's ``valid_fraction`` itself.
+    ``share``: (index, count) trains only this node's members (``members_of``) from its
+    own copy of the data and returns their indices; a later call without it collects
+    the committee.
     """
     workdir = Path(workdir).resolve()  # members run in their own directories
     type_map = list(type_map or type_map_from(train))
@@ -394,53 +397,61 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
         if why:
             raise ValueError(f"{init_models[0]} cannot warm-start template {template}: {why}")
 
-    data = workdir / "data"
-    shutil.rmtree(data, ignore_errors=True)
-    train_file = data / "train.xyz"
-    has_stress = write_xyz(train, train_file, type_map)
-    valid_file = data / "valid.xyz" if valid else None
-    if valid:
-        write_xyz(valid, valid_file, type_map)
-    elif len(train) < 2:  # mace cannot split one frame: validate on it
-        valid_file = train_file
+    ks = members_of(n_models, share)
 
-    # E0s: once for the whole committee; a warm start keeps the old ones
-    seen = {int(z) for a in train for z in a.get_atomic_numbers()}
-    fixed = {}
-    if init_models:
-        old, old_seen = checkpoint_e0s(init_models[0])
-        fixed = {z: old[z] for z in old_seen if z in old}
-        seen |= set(fixed)
-    e0s = fit_e0s(train, zs, fixed=fixed)
-    e0_meta = json.dumps({"e0s": {str(z): e0s[z] for z in sorted(e0s)}, "seen": sorted(seen)},
-                         indent=1)
-    (workdir / "e0s.json").write_text(e0_meta)
+    def done(k):
+        return workdir / f"model.{k + 1:02d}" / "member.json"
 
-    n_fit = len(train)
-    if valid_file is None:  # mace's own split keeps at least one frame out
-        n_fit = min(n_fit - int(float(opts.get("valid_fraction", 0.1)) * n_fit), n_fit - 1)
-    batch = min(int(opts.get("batch_size", 10)), n_fit)
-    if has_stress and opts.get("loss", "weighted") == "weighted":
-        opts["loss"] = "stress"  # stress labels are there: fit them too
-    common = [*_cli({k: v for k, v in opts.items() if k not in ("batch_size", "lr")}),
-              "--batch_size", str(batch), "--name", NAME,
-              "--train_file", str(train_file.resolve()),
-              "--energy_key", "REF_energy", "--forces_key", "REF_forces",
-              "--stress_key", "REF_stress",
-              "--E0s", _e0s_arg(e0s), "--atomic_numbers", str(zs),
-              "--max_num_epochs", str(epochs_for(steps, n_fit, batch)),
-              "--device", device, "--default_dtype", "float64"]
-    if device != "cpu":
-        common.append("--save_cpu")  # models that load on the CPU (validation, export)
-    if valid_file is not None:
-        common += ["--valid_file", str(Path(valid_file).resolve())]
-    lr = float(opts.get("lr", 0.01))
+    todo = [k for k in ks if not (resume and done(k).exists())]
+    if todo:  # each share writes its own copy: nodes need not share a file system view
+        data = workdir / ("data" if share is None else f"data.{share[0]}")
+        shutil.rmtree(data, ignore_errors=True)
+        train_file = data / "train.xyz"
+        has_stress = write_xyz(train, train_file, type_map)
+        valid_file = data / "valid.xyz" if valid else None
+        if valid:
+            write_xyz(valid, valid_file, type_map)
+        elif len(train) < 2:  # mace cannot split one frame: validate on it
+            valid_file = train_file
+
+        # E0s: once for the whole committee; a warm start keeps the old ones
+        seen = {int(z) for a in train for z in a.get_atomic_numbers()}
+        fixed = {}
+        if init_models:
+            old, old_seen = checkpoint_e0s(init_models[0])
+            fixed = {z: old[z] for z in old_seen if z in old}
+            seen |= set(fixed)
+        e0s = fit_e0s(train, zs, fixed=fixed)
+        e0_meta = json.dumps({"e0s": {str(z): e0s[z] for z in sorted(e0s)}, "seen": sorted(seen)},
+                             indent=1)
+        part = workdir / f"e0s.json.{share[0] if share else 0}"
+        part.write_text(e0_meta)  # the same on every node
+        os.replace(part, workdir / "e0s.json")
+
+        n_fit = len(train)
+        if valid_file is None:  # mace's own split keeps at least one frame out
+            n_fit = min(n_fit - int(float(opts.get("valid_fraction", 0.1)) * n_fit), n_fit - 1)
+        batch = min(int(opts.get("batch_size", 10)), n_fit)
+        if has_stress and opts.get("loss", "weighted") == "weighted":
+            opts["loss"] = "stress"  # stress labels are there: fit them too
+        common = [*_cli({k: v for k, v in opts.items() if k not in ("batch_size", "lr")}),
+                  "--batch_size", str(batch), "--name", NAME,
+                  "--train_file", str(train_file.resolve()),
+                  "--energy_key", "REF_energy", "--forces_key", "REF_forces",
+                  "--stress_key", "REF_stress",
+                  "--E0s", _e0s_arg(e0s), "--atomic_numbers", str(zs),
+                  "--max_num_epochs", str(epochs_for(steps, n_fit, batch)),
+                  "--device", device, "--default_dtype", "float64"]
+        if device != "cpu":
+            common.append("--save_cpu")  # models that load on the CPU (validation, export)
+        if valid_file is not None:
+            common += ["--valid_file", str(Path(valid_file).resolve())]
+        lr = float(opts.get("lr", 0.01))
 
     def member(k):
         mdir = workdir / f"model.{k + 1:02d}"
-        done = mdir / "member.json"
-        if resume and done.exists():  # trained before the driver was stopped
-            return _member_files(mdir, json.loads(done.read_text()))
+        if k not in todo:  # trained before the driver was stopped, or by another node
+            return _member_files(mdir, json.loads(done(k).read_text()))
         # mace ends by loading its latest checkpoint: a stopped run's could be the one
         shutil.rmtree(mdir, ignore_errors=True)
         # mace makes checkpoints/ at the first epoch, but saves the model there at the
@@ -451,17 +462,19 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
         args = [*common, "--seed", str(seeds[k]), "--lr", repr(lr * (0.25 if init else 1.0)),
                 "--work_dir", str(mdir.resolve())]
         model, ckpt = train_model(mdir, args, init, e0s,
-                                  env=member_env(k, device) if device != "cpu" else None)
+                                  env=member_env(ks.index(k), device) if device != "cpu" else None)
         (mdir / "e0s.json").write_text(e0_meta)
         rmse = evaluate(model, valid) if valid else None
         # file names relative to the member: a run directory may be moved
         rec = {"model": Path(model).name, "checkpoint": Path(ckpt).name, "rmse": rmse}
         (mdir / "member.json.part").write_text(json.dumps(rec))
-        os.replace(mdir / "member.json.part", done)
+        os.replace(mdir / "member.json.part", done(k))
         return _member_files(mdir, rec)
 
-    members = run_members(member, n_models, jobs,
-                          desc=f"training {n_models} mace models" if progress else None)
+    members = run_members(member, ks, jobs,
+                          desc=f"training {len(ks)} mace models" if progress and todo else None)
+    if share is not None:
+        return ks
     return CommitteeResult(models=[m["model"] for m in members],
                            checkpoints=[m["checkpoint"] for m in members],
                            rmse=[m["rmse"] for m in members])
