@@ -1,18 +1,35 @@
-"""Label efficiency: oracle calls to reach a test force RMSE, mdsentry selection vs random.
+"""Label efficiency: oracle calls to reach random sampling's held-out force RMSE.
 
-    .venv/bin/python benchmarks/bench_label_efficiency.py [--rounds 4] [--budget 8]
+    .venv/bin/python benchmarks/bench_label_efficiency.py [--seeds 5] [--rounds 3]
+        [--budget 8] [--steps 300] [--strategies random band top fps maxdet]
 
-Same system (32-atom Cu, EMT as the oracle), same pool of MD frames (EMT Langevin
-at 900-1800 K, beyond the 300-1200 K the starting committee saw), same budget per
-round, same training (the shipped two-model committee warm-started each round).
-"mdsentry": frames whose committee force deviation is at least the pool's median
-(what fix sentry would flag), then farthest-point selection against everything
-labelled (select.py).  "random": uniform draws from the pool.  Printed: held-out
-force RMSE after each round, and the oracle calls each strategy needed to reach
-the final RMSE of random selection.
+The offline protocol of issue #14: one frozen candidate pool (EMT Langevin MD of
+32-atom Cu at 900-1800 K, beyond the 300-1200 K the starting committee saw) and one
+held-out test set from independent MD at the same temperatures, never used for any
+threshold; the same initial set (the shipped committee's data), batch size, training
+schedule (the two-model committee warm-started each round) for every strategy; seeds
+paired across strategies (seed k: the same random stream and training seeds).
+Strategies:
+
+- random: uniform draws from the pool (random MD frames);
+- band:   uniform draws among frames whose committee deviation max sigma_i lies in
+          [lo, hi) (DP-GEN's candidate band; lo, hi = the 50th and 95th percentiles of
+          the first committee's deviations over the pool);
+- top:    the highest max sigma_i first;
+- fps:    frames at or above lo, then farthest-point sampling on structure
+          descriptors against everything labelled (select.method = "fps");
+- maxdet: the committee leader's per-atom features of the uncertain atoms (sigma_i >=
+          lo), greedy log-det against the training set, 20 % random share
+          (select.method = "maxdet").
+
+Printed: per strategy the mean held-out force RMSE after each round, the labels each
+needs to reach random's final RMSE (per seed, paired), the ratio random/strategy
+with a bootstrap 90 % interval over seeds, and the 99th percentile of the per-atom
+force error at the end.  Every frame has 32 atoms, so atoms labelled = 32 x calls.
 """
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -22,51 +39,92 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "tests", "data")
 sys.path.insert(0, DATA)
+START = ([os.path.join(DATA, "deepmd", f"cu_{k}.pth") for k in (1, 2)],
+         [os.path.join(DATA, "deepmd", f"cu_{k}.ckpt.pt") for k in (1, 2)])
 
 
-def max_deviation(models, frames):
+def atom_deviation(models, frames):
+    """Per frame, each atom's force deviation sigma_i (deepmd-kit's definition)."""
     from mdsentry.train.deepmd import predict
 
     forces = np.array([[f for _, f, _ in predict(m, frames)] for m in models])  # (M, N, n, 3)
-    sigma = np.sqrt(np.mean(np.sum((forces - forces.mean(axis=0)) ** 2, axis=-1), axis=0))
-    return sigma.max(axis=-1)
+    return np.sqrt(np.mean(np.sum((forces - forces.mean(axis=0)) ** 2, axis=-1), axis=0))
 
 
-def run(strategy, pool, test, base, rounds, budget, steps, workdir, seed=0):
-    from mdsentry.select import select
+def force_errors(model, frames):
+    from mdsentry.train.deepmd import predict
+
+    return np.concatenate([np.linalg.norm(f - a.get_forces(), axis=1)
+                           for (_, f, _), a in zip(predict(model, frames), frames)])
+
+
+def pick(strategy, rng, pool, left, chosen, base, models, budget, band):
+    """Indices (into pool) this strategy labels next."""
+    from mdsentry.select import maxdet, select
+    from mdsentry.train.deepmd import atom_features
+
+    if strategy == "random":
+        return [int(i) for i in rng.choice(left, size=budget, replace=False)]
+    frames = [pool[i] for i in left]
+    sig = atom_deviation(models, frames)
+    smax = sig.max(axis=1)
+    lo, hi = band
+    if strategy == "band":
+        inside = [i for i, s in zip(left, smax) if lo <= s < hi]
+        if len(inside) < budget:  # the band ran dry: the nearest below it
+            rest = [i for _, i in sorted(zip(-smax, left)) if i not in inside]
+            inside += rest[:budget - len(inside)]
+        return [int(i) for i in rng.choice(inside, size=budget, replace=False)]
+    if strategy == "top":
+        return [left[k] for k in np.argsort(-smax, kind="stable")[:budget]]
+    if strategy == "fps":
+        flagged = [k for k, s in enumerate(smax) if s >= lo] or list(range(len(left)))
+        sub = select([frames[k] for k in flagged], base + [pool[i] for i in chosen],
+                     budget=budget, score=smax[flagged])
+        return [left[flagged[k]] for k in sub]
+    if strategy == "maxdet":
+        for a, s in zip(frames, sig):
+            a.arrays["devi"] = s
+        train = base + [pool[i] for i in chosen]
+        tfeat = np.concatenate(atom_features(models[0], train))
+        syms = np.concatenate([a.get_chemical_symbols() for a in train])
+        sub = maxdet(frames, atom_features(models[0], frames), tfeat, syms, budget, lo,
+                     seed=int(rng.integers(1 << 30)))
+        return [left[k] for k in sub]
+    raise ValueError(strategy)
+
+
+def run(strategy, seed, pool, test, base, band, args, workdir):
+    """Held-out force RMSE after 0, 1, .. rounds, and the p99 atom force error at the end."""
     from mdsentry.train.deepmd import evaluate, train_committee
 
-    models = [os.path.join(DATA, "deepmd", f"cu_{k}.pth") for k in (1, 2)]
-    ckpts = [os.path.join(DATA, "deepmd", f"cu_{k}.ckpt.pt") for k in (1, 2)]
-    rng = np.random.default_rng(seed)
-    left = list(range(len(pool)))
-    chosen = []
-    curve = [(0, evaluate(models[0], test)["f"])]
-    for r in range(rounds):
-        if strategy == "random":
-            picks = list(rng.choice(left, size=budget, replace=False))
-        else:
-            devi = max_deviation(models, [pool[i] for i in left])
-            flagged = [i for i, d in zip(left, devi) if d >= np.median(devi)]
-            sub = select([pool[i] for i in flagged], base + [pool[i] for i in chosen],
-                         budget=budget, score=devi[[left.index(i) for i in flagged]])
-            picks = [flagged[k] for k in sub]
-        chosen += [int(i) for i in picks]
+    models, ckpts = START
+    rng = np.random.default_rng(1000 + seed)
+    left, chosen = list(range(len(pool))), []
+    curve = [evaluate(models[0], test)["f"]]
+    for r in range(args.rounds):
+        chosen += pick(strategy, rng, pool, left, chosen, base, models, args.budget, band)
         left = [i for i in left if i not in set(chosen)]
         res = train_committee(base + [pool[i] for i in chosen], test,
-                              os.path.join(workdir, f"{strategy}{r}"), n_models=2, steps=steps,
-                              init_models=ckpts, seeds=[11 + r, 23 + r])
+                              os.path.join(workdir, f"{strategy}{seed}.{r}"), n_models=2,
+                              steps=args.steps, init_models=ckpts,
+                              seeds=[11 + 97 * seed + r, 23 + 97 * seed + r], jobs=2)
         models, ckpts = res.models, res.checkpoints
-        curve.append((len(chosen), res.rmse[0]["f"]))
-        print(f"  {strategy:8s} round {r + 1}: {len(chosen):3d} labels, "
-              f"test force RMSE {1000 * res.rmse[0]['f']:.1f} meV/A", flush=True)
-    return curve
+        curve.append(res.rmse[0]["f"])
+    p99 = float(np.percentile(force_errors(models[0], test), 99))
+    print(f"  {strategy:7s} seed {seed}: " + " ".join(f"{1000 * c:.1f}" for c in curve)
+          + f" meV/A; p99 {1000 * p99:.0f}", flush=True)
+    return curve, p99
 
 
-def calls_to_reach(curve, target):
-    for calls, rmse in curve:
-        if rmse <= target:
-            return calls
+def calls_to_reach(curve, target, budget):
+    """Labels at which the curve first reaches target (linear between rounds); None
+    if it never does."""
+    for r in range(1, len(curve)):
+        if curve[r] <= target:
+            a, b = curve[r - 1], curve[r]
+            frac = 1.0 if a <= b else min(1.0, max(0.0, (a - target) / (a - b)))
+            return budget * (r - 1 + frac)
     return None
 
 
@@ -76,25 +134,64 @@ def main():
     from mdsentry.frames import read_frames
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=4)
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--budget", type=int, default=8)
-    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--strategies", nargs="+",
+                   default=["random", "band", "top", "fps", "maxdet"])
+    p.add_argument("--json", help="write the curves here")
     args = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     pool = emt_frames([900, 1200, 1500, 1800], per_temperature=40, seed=3, stride=5)
     test = emt_frames([900, 1200, 1500, 1800], per_temperature=8, seed=9, stride=10)
     base = read_frames(os.path.join(DATA, "cu_emt.extxyz"), index="::4")
+    smax = atom_deviation(START[0], pool).max(axis=1)
+    band = (float(np.percentile(smax, 50)), float(np.percentile(smax, 95)))
+    print(f"pool {len(pool)} frames, test {len(test)}, initial {len(base)}; band "
+          f"[{band[0]:.3f}, {band[1]:.3f}) eV/A", flush=True)
+    res = {}
     with tempfile.TemporaryDirectory() as tmp:
-        curves = {s: run(s, pool, test, base, args.rounds, args.budget, args.steps, tmp)
-                  for s in ("mdsentry", "random")}
-    target = curves["random"][-1][1]
-    print(f"\n{'labels':>7s} {'mdsentry F RMSE':>16s} {'random F RMSE':>14s}   (meV/A, held out)")
-    for (n, a), (_, b) in zip(curves["mdsentry"], curves["random"]):
-        print(f"{n:7d} {1000 * a:16.1f} {1000 * b:14.1f}")
-    na, nr = calls_to_reach(curves["mdsentry"], target), calls_to_reach(curves["random"], target)
-    print(f"\noracle calls to reach {1000 * target:.1f} meV/A (random's final RMSE): "
-          f"mdsentry {na if na is not None else '>' + str(args.rounds * args.budget)}, "
-          f"random {nr}" + (f"  -> {nr / na:.2f}x fewer" if na else ""))
+        for seed in range(args.seeds):
+            for s in args.strategies:
+                res[(s, seed)] = run(s, seed, pool, test, base, band, args, tmp)
+    seeds = range(args.seeds)
+    labels = [args.budget * r for r in range(args.rounds + 1)]
+    print(f"\nmean held-out force RMSE (meV/A) after {labels} labels, {args.seeds} seeds")
+    for s in args.strategies:
+        mean = np.mean([res[(s, k)][0] for k in seeds], axis=0)
+        p99 = np.mean([res[(s, k)][1] for k in seeds])
+        print(f"  {s:7s} " + " ".join(f"{1000 * m:6.1f}" for m in mean)
+              + f"   p99 {1000 * p99:.0f}")
+    # per seed: labels to reach random's final RMSE of that seed (paired)
+    rng = np.random.default_rng(0)
+    print("\nlabels to reach random's final RMSE (per seed) and random/strategy, "
+          "bootstrap 90 % over seeds")
+    summary = {}
+    for s in args.strategies:
+        need, base_need = [], []
+        for k in seeds:
+            target = res[("random", k)][0][-1]
+            need.append(calls_to_reach(res[(s, k)][0], target, args.budget))
+            base_need.append(calls_to_reach(res[("random", k)][0], target, args.budget))
+        # a strategy that never reaches the target is charged the whole budget + one round
+        cap = args.budget * (args.rounds + 1)
+        n = np.array([cap if x is None else x for x in need], float)
+        b = np.array(base_need, float)
+        boots = []
+        for _ in range(2000):
+            idx = rng.integers(0, len(n), len(n))
+            boots.append(b[idx].sum() / n[idx].sum())
+        ratio = b.sum() / n.sum()
+        lo_ci, hi_ci = np.percentile(boots, [5, 95])
+        summary[s] = {"calls": need, "ratio": ratio, "ci90": [lo_ci, hi_ci]}
+        print(f"  {s:7s} {['-' if x is None else round(x, 1) for x in need]}  "
+              f"{ratio:.2f}x [{lo_ci:.2f}, {hi_ci:.2f}]")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"band": band, "args": vars(args), "summary": summary,
+                       "curves": {f"{s}/{k}": v[0] for (s, k), v in res.items()},
+                       "p99": {f"{s}/{k}": v[1] for (s, k), v in res.items()}}, fh, indent=1)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@
 #ifndef MDSENTRY_DATA_SYNC_H
 #define MDSENTRY_DATA_SYNC_H
 
-#include "pointers.h"    // ExecutionSpace
+#include "pair.h"    // ExecutionSpace, the datamask type
 
 #include <vector>
 
@@ -50,13 +50,16 @@
 
 namespace LAMMPS_NS {
 
+// unsigned int in LAMMPS 2025, 64 bits in newer versions: whatever Pair holds
+using DataMask = decltype(Pair::datamask_read);
+
 class DataSync {
  public:
   virtual ~DataSync() = default;
   // make the arrays in mask current in space
-  virtual void sync(ExecutionSpace space, unsigned int mask) = 0;
+  virtual void sync(ExecutionSpace space, DataMask mask) = 0;
   // the arrays in mask were written in space
-  virtual void modified(ExecutionSpace space, unsigned int mask) = 0;
+  virtual void modified(ExecutionSpace space, DataMask mask) = 0;
 };
 
 // AtomKokkos behind DataSync when LAMMPS runs with -k on and the plugin was built with
@@ -68,12 +71,16 @@ int data_sync_has_kokkos();
 // where a member runs and what it touches there (Pair::execution_space, datamask_*)
 struct MemberSpace {
   ExecutionSpace space;
-  unsigned int read, modify;
+  DataMask read, modify;
 };
 
 /* ----------------------------------------------------------------------
    a step on which only the leader runs: its forces go straight into f in its
-   own space, nothing comes to the host
+   own space, nothing comes to the host.  Both steps end with the forces
+   current on the device, where the committee says it ran (execution_space
+   Device, as pair hybrid/kk): VerletKokkos, overlapping host styles (kspace,
+   bonds) with the pair, clears the host forces after the pair and adds them
+   to the device's later
 ------------------------------------------------------------------------- */
 
 template <class Ops> void sync_leader_step(DataSync &s, const MemberSpace &lead, Ops &ops)
@@ -81,6 +88,7 @@ template <class Ops> void sync_leader_step(DataSync &s, const MemberSpace &lead,
   s.sync(lead.space, lead.read);
   ops.compute(0);
   s.modified(lead.space, lead.modify);
+  s.sync(Device, F_MASK);
 }
 
 /* ----------------------------------------------------------------------
@@ -111,6 +119,7 @@ void sync_members_step(DataSync &s, const std::vector<MemberSpace> &members, Ops
   }
   ops.drive();
   s.modified(Host, F_MASK);
+  s.sync(Device, F_MASK);
 }
 
 }    // namespace LAMMPS_NS

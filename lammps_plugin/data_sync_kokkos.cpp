@@ -16,8 +16,8 @@ class AtomKokkosSync : public DataSync {
  public:
   explicit AtomKokkosSync(LAMMPS *l) : lmp(l) {}
   // lmp->atom is looked up at each call: atom_style and read_restart replace it
-  void sync(ExecutionSpace space, unsigned int mask) override { atomKK()->sync(space, mask); }
-  void modified(ExecutionSpace space, unsigned int mask) override
+  void sync(ExecutionSpace space, DataMask mask) override { atomKK()->sync(space, mask); }
+  void modified(ExecutionSpace space, DataMask mask) override
   {
     atomKK()->modified(space, mask);
   }

@@ -40,11 +40,8 @@ FixSentry::FixSentry(LAMMPS *lmp, int narg, char **arg) :
     run_over(1), ended_first(-1), ended_last(-1), ended_nsteps(-1), pending_step(-1),
     pending_generation(-1), logfp(nullptr), framesfp(nullptr), datasync(nullptr)
 {
-  // under -k on LAMMPS would bring every per-atom array to the host before each of this
-  // fix's hooks: it states what it reads itself, on the steps it reads it (data_sync.h)
-  datamask_read = datamask_modify = EMPTY_MASK;
   own_sync.reset(kokkos_data_sync(lmp));
-  datasync = own_sync.get();
+  set_data_sync(own_sync.get());
 
   if (narg < 6) utils::missing_cmd_args(FLERR, "fix sentry", error);
 
@@ -137,6 +134,19 @@ FixSentry::FixSentry(LAMMPS *lmp, int narg, char **arg) :
         error->one(FLERR, "Fix sentry: cannot open {}: {}", frames_file, utils::getsyserror());
     }
   }
+}
+
+/* ----------------------------------------------------------------------
+   under -k on LAMMPS brings every per-atom array to the host before each of
+   this fix's hooks (its datamasks): with a DataSync the fix states what it
+   reads itself, on the steps it reads it; without one (a plugin built without
+   KOKKOS) LAMMPS's full sync is what keeps its reads current
+------------------------------------------------------------------------- */
+
+void FixSentry::set_data_sync(DataSync *s)
+{
+  datasync = s;
+  datamask_read = datamask_modify = datasync ? EMPTY_MASK : ALL_MASK;
 }
 
 /* ---------------------------------------------------------------------- */

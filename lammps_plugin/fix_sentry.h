@@ -43,7 +43,7 @@ class FixSentry : public Fix {
   double compute_array(int, int) override;
 
   // per-atom data movement under KOKKOS (data_sync.h); a recording fake in the tests
-  void set_data_sync(class DataSync *s) { datasync = s; }
+  void set_data_sync(class DataSync *s);
 
  protected:
   enum Source { COMMITTEE, COMPUTE, VARIABLE };

@@ -87,15 +87,28 @@ def members_step(spaces):
     for read, modify, space in spaces:
         seq += [f"sync {space} {read | 4:x}", f"modified {space} {modify | 4:x}",
                 "sync host 4", "modified host 4"]
-    return seq + ["modified host 4"]
+    # the forces end current on the device, where the committee says it ran
+    return seq + ["modified host 4", "sync device 4"]
 
 
-@pytest.mark.parametrize("nprocs", [1, 2])
-def test_committee_and_sentry_sync_sequence(program, tmp_path, nprocs):
-    logs, _, _ = run(program, tmp_path / "rec", nprocs, "record", f"{DEVICE},host")
-    ALL = 0xFFFFFFFF
+def space_of(spec):
+    """(read, modify, space) of a member spec as the fake's driver sets it."""
+    if spec == "host":
+        return 0xFFFFFFFF, 0xFFFFFFFF, "host"
+    _, read, modify = spec.split(":")
+    return int(read, 16), int(modify, 16), "device"
+
+
+@pytest.mark.parametrize("nprocs,spaces", [(1, f"{DEVICE},host"), (2, f"{DEVICE},host"),
+                                           (1, f"host,{DEVICE}")])
+def test_committee_and_sentry_sync_sequence(program, tmp_path, nprocs, spaces):
+    logs, _, _ = run(program, tmp_path / "rec", nprocs, "record", spaces)
+    members = [space_of(s) for s in spaces.split(",")]
+    lead_read, lead_modify, lead_space = members[0]
     for lines in logs:
-        # LAMMPS's own sync around the two styles is off: they do their own
+        # without a DataSync LAMMPS syncs everything for the sentry; with one, LAMMPS's
+        # own sync around the two styles is off: they do their own
+        assert "masks sentry-plain ffffffff ffffffff" in lines
         assert "masks sentry 0 0" in lines
         assert "masks committee 1 0 0" in lines
         committee = by_step(lines, "committee")
@@ -103,10 +116,11 @@ def test_committee_and_sentry_sync_sequence(program, tmp_path, nprocs):
         deviation_steps = {0, 2, 3, 4, 6}    # every 2, and the sentry's checks (every 3)
         for step, seq in committee.items():
             if step in deviation_steps:
-                assert seq == members_step([(0x15, 0x4, "device"), (ALL, ALL, "host")]), step
+                assert seq == members_step(members), step
             else:
-                # the leader alone, on the device: no force comes to the host
-                assert seq == ["sync device 15", "modified device 4"], step
+                # the leader alone in its space; a device leader's forces stay there
+                assert seq == [f"sync {lead_space} {lead_read:x}",
+                               f"modified {lead_space} {lead_modify:x}", "sync device 4"], step
         sentry = by_step(lines, "sentry")
         # check steps: mask and tag; every check here is a candidate, whose frame needs
         # tag, type and positions; nothing is ever marked modified

@@ -431,3 +431,45 @@ def test_kill_mid_labelling_and_mid_training_then_resume(tmp_path):
     los = [float(line.split("lo = ")[1].split()[0]) for line in sentry_log.splitlines()
            if "appends: lo =" in line]
     assert los == pytest.approx([it0["thresholds"][0], it1["thresholds"][0]], rel=1e-5)
+
+
+def test_large_candidates_are_labelled_as_cut_cells(tmp_path):
+    """A 500-atom Cu walker with select.cut_above = 200: the selected candidates are cut
+    into cluster cells around their uncertain atoms (buffer = the committee's rcut), the
+    cells are labelled by EMT and trained on their core forces only; the parents are
+    never labelled; the row counts the atoms the oracle saw."""
+    path = write_config(tmp_path, **dict(
+        pretrained(temperatures=[1500.0], steps=200, chunk=200),
+        select={"budget": 4, "cut_above": 200, "cut_core": 2.6, "cut_max": 2},
+        train={**pretrained()["train"], "steps": 60}), loop={"max_iterations": 2})
+    write(tmp_path / "cu.extxyz", bulk("Cu", "fcc", a=3.61, cubic=True).repeat(5))
+    proc = mdsentry("run", path, "--no-progress", timeout=900)
+    assert "into" in proc.stdout and "cells (cluster, core 2.6 A, buffer 5 A)" in proc.stdout
+    t = store.table(str(tmp_path / "run" / "frames.h5"))
+    cells = np.flatnonzero(t["cut_from"] >= 0)
+    assert 1 <= len(cells) <= 4
+    parents = np.unique(t["cut_from"][cells])
+    assert all(t["split"][p] == "cut" and t["status"][p] == store.STATUS["unlabelled"]
+               and t["natoms"][p] == 500 for p in parents)
+    assert all(t["source"][c] == "cut" and t["split"][c] == "train" and t["natoms"][c] < 300
+               for c in cells)
+    assert all(t["status"][c] == store.STATUS["labelled"] for c in cells)
+    row = state_of(tmp_path)["history"][0]
+    assert row["oracle_atoms"] == int(t["natoms"][row_ids(t, row)].sum())
+    frames = store.read(str(tmp_path / "run" / "frames.h5"), ids=cells)
+    for cell in frames:
+        assert 0 < cell.arrays["core"].sum() < len(cell)
+        # each cell is centred on an uncertain atom (deviation at or above lo)
+        assert cell.info["max_devi"] >= 0.05
+    # the training data: cells in systems of their own with core weights
+    data = tmp_path / "run" / "iter.000" / "train" / "data" / "train"
+    assert any(p.name.startswith("cut.") for p in data.iterdir())
+    inp = json.loads((tmp_path / "run" / "iter.000" / "train" / "model.01" / "input.json")
+                     .read_text())
+    assert inp["loss"]["start_pref_f"] == 0 and inp["loss"]["start_pref_pf"] > 0
+
+
+def row_ids(t, row):
+    """Ids of the frames the oracle got in this row's iteration (labelled or failed)."""
+    sent = (t["status"] != store.STATUS["unlabelled"]) & (t["iteration"] == row["iteration"])
+    return np.flatnonzero(sent & np.array([not s.startswith("import:") for s in t["source"]]))

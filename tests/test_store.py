@@ -127,3 +127,31 @@ def test_import_and_export(tmp_path):
     back = read_frames(tmp_path / "dp")
     assert len(systems) == 1 and len(back) == 120
     assert back[3].get_potential_energy() == pytest.approx(orig[3].get_potential_energy())
+
+
+def test_cut_cells_keep_their_core_and_parent(tmp_path):
+    """A cut-out cell's per-atom core mask and its parent's id round-trip; whole frames
+    carry no mask; a store written before these fields gains them (whole frames)."""
+    import h5py
+
+    path = store.create(str(tmp_path / "s.h5"))
+    whole = _frame(6, 1)
+    store.append(path, [whole], source="md")
+    cell = _frame(5, 2)
+    cell.arrays["core"] = np.array([True, True, False, False, False])
+    (cid,) = store.append(path, [cell], source="cut", cut_from=0)
+    a, b = store.read(path)
+    assert "core" not in a.arrays and a.info["cut_from"] == -1
+    assert b.info["cut_from"] == 0 and b.arrays["core"].tolist() == [True, True, False, False,
+                                                                       False]
+    assert store.table(path)["cut_from"].tolist() == [-1, 0]
+    with h5py.File(path, "a") as f:  # as written before cut-out cells existed
+        del f["frames/cut_from"], f["atoms/core"]
+    assert store.table(path)["cut_from"].tolist() == [-1, -1]  # read-only: defaults
+    assert "core" not in store.read(path, ids=[1])[0].arrays
+    store.append(path, [cell], source="cut", cut_from=1)
+    t = store.table(path)
+    assert t["cut_from"].tolist() == [-1, -1, 1]
+    assert store.read(path, ids=[2])[0].arrays["core"].tolist() == [True, True] + [False] * 3
+    with h5py.File(path, "r") as f:
+        assert f["atoms/core"].shape == (16,) and f["atoms/core"][:11].all()

@@ -113,3 +113,100 @@ def test_cli_trains_from_a_store(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "18 training and 2 validation frames" in out
     assert os.path.isfile(tmp_path / "run" / "model.01" / "model.pth")
+
+
+def _cut_cells(n=4):
+    """Cut-out cells of a rattled 256-atom EMT Cu crystal, labelled by EMT in the cut."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from mdsentry.cut import cut
+
+    big = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(4)
+    big.rattle(0.08, seed=3)
+    big.info["id"] = 7
+    cells = []
+    for c in range(n):
+        small = cut(big, [c * 37], core=2.0, buffer=5.0, mode="cell")
+        small.calc = EMT()
+        e, f = small.get_potential_energy(), small.get_forces()
+        small.calc = SinglePointCalculator(small, energy=e, forces=f)
+        cells.append(small)
+    return cells
+
+
+def _spoiled(cells):
+    """The same cells with garbage where training must not look: buffer forces, energy."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    out = []
+    for a in cells:
+        b = a.copy()
+        f = a.get_forces().copy()
+        f[~a.arrays["core"]] = 50.0
+        b.calc = SinglePointCalculator(b, energy=a.get_potential_energy() + 1e3, forces=f)
+        out.append(b)
+    return out
+
+
+def test_cut_cells_train_on_core_forces_only(tmp_path):
+    """Cut-out cells go to their own deepmd systems (no energy, no virial, atom_pref 1 on
+    core atoms, 0 on the buffer) and the force loss becomes the prefactor loss: the
+    members trained with garbage buffer forces and energies of the cut cells are the
+    members trained with the true ones (same seed: the same numbers)."""
+    import json
+
+    from deepmd.infer import DeepPot
+
+    from mdsentry.frames import read_frames
+    from mdsentry.train.deepmd import train_committee
+
+    whole = read_frames(FRAMES, index=":8")
+    cells = _cut_cells()
+    assert all(0 < a.arrays["core"].sum() < len(a) for a in cells)
+    res = {}
+    for name, cut_frames in (("true", cells), ("spoiled", _spoiled(cells))):
+        res[name] = train_committee(whole + cut_frames, whole[:2], tmp_path / name, n_models=1,
+                                    steps=30)
+    data = tmp_path / "true" / "data" / "train"
+    systems = sorted(data.iterdir())
+    cut_sets = [p / "set.000" for p in systems if p.name.startswith("cut.")]
+    assert [p.name.startswith("sys.") for p in systems].count(True) == 1 and cut_sets
+    n_core = n_cut = 0
+    for cut_set in cut_sets:
+        assert not (cut_set / "energy.npy").exists() and not (cut_set / "virial.npy").exists()
+        pref = np.load(cut_set / "atom_pref.npy")
+        n_core += int(pref.sum()) // 3
+        n_cut += 1 if pref.ndim == 1 else pref.shape[0]
+    assert n_cut == 4 and n_core == sum(int(a.arrays["core"].sum()) for a in cells)
+    ones = np.load(data / "sys.000" / "set.000" / "atom_pref.npy")  # whole frames: weight 1
+    assert ones.shape == (8, 96) and np.all(ones == 1.0)
+    inp = json.loads((tmp_path / "true" / "model.01" / "input.json").read_text())
+    loss = inp["loss"]
+    assert loss["start_pref_f"] == loss["limit_pref_f"] == 0.0
+    assert loss["start_pref_pf"] == 1000 and loss["limit_pref_pf"] == 1
+    a = whole[5]
+    forces = [DeepPot(r.models[0]).eval(a.positions.reshape(1, -1), a.cell.array.reshape(1, 9),
+                                        [0] * len(a))[1] for r in res.values()]
+    np.testing.assert_allclose(forces[0], forces[1], rtol=0, atol=1e-10)
+    # and the cells do count: without them the member differs
+    alone = train_committee(whole, whole[:2], tmp_path / "alone", n_models=1, steps=30)
+    f_alone = DeepPot(alone.models[0]).eval(a.positions.reshape(1, -1),
+                                            a.cell.array.reshape(1, 9), [0] * len(a))[1]
+    assert np.abs(f_alone - forces[0]).max() > 1e-6
+
+
+def test_collecting_trains_nothing_and_names_the_missing_member(tmp_path):
+    """After the nodes' shares (loop.train_shares), rank 0 only collects: a member no
+    share trained is an error naming it, not a silent retraining on rank 0's node."""
+    from mdsentry.frames import read_frames
+    from mdsentry.train.deepmd import train_committee
+
+    frames = read_frames(FRAMES, index=":4")
+    (tmp_path / "model.01").mkdir()
+    (tmp_path / "model.01" / "member.json").write_text(
+        '{"model": "m.pth", "checkpoint": "c.pt", "rmse": null}')
+    with pytest.raises(RuntimeError, match=r"member\(s\) \[2\] were not trained"):
+        train_committee(frames, [], tmp_path, n_models=2, steps=10, resume=True, collect=True)
+    assert not (tmp_path / "data").exists() and not (tmp_path / "model.02").exists()

@@ -59,6 +59,13 @@ DEFAULTS = {
         "method": "fps",          # or "maxdet": per-atom model features (select.maxdet)
         "random_fraction": 0.2,   # maxdet: share of the budget drawn at random
         "max_atoms": 64,          # maxdet: uncertain atoms per candidate at most
+        "cut_above": 0,           # candidates with more atoms are labelled as cut-out cells
+                                  # around their uncertain atoms (0: never; cut.py)
+        "cut_mode": "cluster",    # cluster (vacuum around) or cell (periodic cube)
+        "cut_core": 3.0,          # A: atoms this close to a centre are the trained core
+        "cut_buffer": 0.0,        # A beyond the core (0: the committee's receptive field)
+        "cut_max": 4,             # cut cells per candidate at most
+        "cut_charges": {},        # formal charge per element for neutral cells ({}: as cut)
     },
     "train": {
         "backend": "deepmd",
@@ -88,12 +95,13 @@ DEFAULTS = {
 }
 
 # tables whose keys are the user's (passed on, not checked)
-_FREE = {"oracle.kwargs", "field.oracle_kwargs"}
+_FREE = {"oracle.kwargs", "field.oracle_kwargs", "select.cut_charges"}
 _CHOICES = {("explore", "after_halt"): ("continue", "rewind"),
             ("field", "oracle"): ("zero", "given"),
             ("train", "device"): ("auto", "cpu", "cuda"),
             ("explore", "device"): ("auto", "cpu", "cuda"),
-            ("select", "method"): ("fps", "maxdet")}
+            ("select", "method"): ("fps", "maxdet"),
+            ("select", "cut_mode"): ("cluster", "cell")}
 _FORBIDDEN_IN_DECK = re.compile(
     r"^\s*(pair_style|pair_coeff|read_data|read_restart|create_box|run|minimize|clear|units|"
     r"atom_style|fix\s+\S+\s+\S+\s+sentry)\b", re.M)
@@ -247,6 +255,13 @@ def validate(given, base_dir=".", source="config"):
     if not 0 <= cfg["select"]["random_fraction"] <= 1:
         problems.append(f"select.random_fraction = {cfg['select']['random_fraction']} must be "
                         "in [0, 1]")
+    se = cfg["select"]
+    if se["cut_above"] < 0 or se["cut_core"] < 0 or se["cut_buffer"] < 0 or se["cut_max"] < 1:
+        problems.append("select.cut_above, cut_core and cut_buffer must be >= 0 and "
+                        "select.cut_max >= 1")
+    if se["cut_above"] and cfg["train"]["backend"] == "mace":
+        problems.append("select.cut_above needs train.backend = \"deepmd\": a cut-out cell's "
+                        "buffer atoms must not be fitted, and mace-torch cannot weight atoms")
     if not 0 < ex["coverage"] < 1:
         problems.append(f"explore.coverage = {ex['coverage']} must be in (0, 1)")
     for section, key, minimum in (("explore", "steps", 1), ("explore", "chunk", 1),

@@ -69,6 +69,22 @@ def _check_room(atoms, radius, cube=False):
                          f"around the centres without meeting their periodic images")
 
 
+def cut_centres(atoms, lo, core=3.0, max_cuts=4):
+    """Centres of cut cells for a candidate: its most uncertain atom (``arrays["devi"]``
+    at or above ``lo``), then the most uncertain one not within ``core`` of an earlier
+    centre (the earlier cell trains it already), at most ``max_cuts``."""
+    devi = np.asarray(atoms.arrays.get("devi", np.full(len(atoms), np.nan)), dtype=float)
+    left = np.flatnonzero(np.nan_to_num(devi, nan=-np.inf) >= lo)
+    left = left[np.argsort(-devi[left], kind="stable")]
+    chosen = []
+    while len(left) and len(chosen) < max_cuts:
+        c = int(left[0])
+        chosen.append(c)
+        d = atoms.get_distances(c, left, mic=True)
+        left = left[d > core]
+    return chosen
+
+
 def cut(atoms, centres, core=3.0, buffer=6.0, mode="cluster", vacuum=6.0, gap=2.0,
         whole=True, charges=None, max_fragment=40):
     """A small frame around ``centres`` (atom indices; the first is the origin of the
@@ -128,6 +144,8 @@ def cut(atoms, centres, core=3.0, buffer=6.0, mode="cluster", vacuum=6.0, gap=2.
     out.pbc = True
     out.arrays["core"] = core_mask
     out.arrays["source_index"] = chosen
+    if "devi" in atoms.arrays:  # the committee's view of these atoms in the big cell
+        out.arrays["devi"] = np.asarray(atoms.arrays["devi"])[chosen]
     out.info["cut_from"] = atoms.info.get("id", -1)
     out.info["cut_mode"] = mode
     return out

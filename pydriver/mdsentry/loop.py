@@ -210,7 +210,7 @@ def stage_first_train(ctx, state):
     cfg, tr = ctx.cfg, ctx.cfg["train"]
     workdir = os.path.join(cfg["workdir"], "iter.000", "train0")
 
-    def fit(share=None):
+    def fit(share=None, collect=False):
         train, valid = labelled_sets(ctx.store)
         if len(train) < 1:
             raise RuntimeError("no labelled training frames for the first committee "
@@ -218,7 +218,8 @@ def stage_first_train(ctx, state):
         return get_backend(tr["backend"]).train_committee(
             train, valid, workdir, n_models=tr["models"], steps=tr["steps"],
             template=tr["template"], type_map=cfg["system"]["elements"], resume=True,
-            progress=ctx.progress, jobs=tr["jobs"], device=tr["device"], share=share), valid
+            progress=ctx.progress, jobs=tr["jobs"], device=tr["device"], share=share,
+            collect=collect), valid
 
     def announce():
         train, valid = labelled_sets(ctx.store)
@@ -230,7 +231,8 @@ def stage_first_train(ctx, state):
             ctx.say(f"first committee: {len(tr['init_models'])} given models")
             return {"version": 0, "models": tr["init_models"],
                     "checkpoints": tr["init_checkpoints"] or None, "rmse": None}
-        res, valid = fit()  # on several nodes: collects what train_shares trained
+        # on several nodes rank 0 holds a share: it collects what train_shares trained
+        res, valid = fit(collect=ctx.share is not None)
         committee = {"version": 0, "models": res.models, "checkpoints": res.checkpoints,
                      "rmse": _mean_rmse(res.rmse)}
         return {**committee, **_calibrate(ctx, committee, valid, workdir)}
@@ -364,11 +366,15 @@ def stage_select(ctx, state):
         # every n-th pick is held out, so the test set follows the explored space
         nth = int(round(1 / cfg["data"]["valid_fraction"])) if cfg["data"]["valid_fraction"] else 0
         valid = [i for n, i in enumerate(chosen) if nth and n % nth == nth - 1]
+        picked_n = len(chosen)
+        if cfg["select"]["cut_above"]:
+            by_id = {int(a.info["id"]): a for a in cands}
+            chosen, valid = _cut_selected(ctx, state, [by_id[i] for i in chosen], valid, budget)
         if chosen:
             store.set_split(ctx.store, [i for i in chosen if i not in valid], "train")
         if valid:
             store.set_split(ctx.store, valid, "valid")
-        ctx.say(f"selected {len(chosen)} of {len(cands)} candidates by "
+        ctx.say(f"selected {picked_n} of {len(cands)} candidates by "
                 f"{cfg['select']['method']} "
                 f"({len(valid)} held out for validation)")
         return chosen
@@ -376,6 +382,68 @@ def stage_select(ctx, state):
     cur["selected"] = on_root(ctx.comm, work)
     cur["row"]["selected"] = len(cur["selected"])
     return "label" if cur["selected"] else "next"
+
+
+def _cut_selected(ctx, state, frames, valid, budget):
+    """Frames of more than select.cut_above atoms are replaced by cut-out cells around
+    their uncertain atoms (deviation >= the sentry's lo; ``cut.cut_centres``, ``cut.cut``),
+    appended to the store with the parent's provenance and ``cut_from``; the parent's
+    split becomes "cut" (never labelled itself).  Cells are training frames only (a
+    held-out frame must be whole), and count against the label budget.  Cells cut before
+    a stop are found again in the store, not cut twice.  Returns (ids to label, held out).
+    """
+    from mdsentry.cut import cut, cut_centres
+    from mdsentry.train import get_backend
+    from mdsentry.walkers import thresholds_of
+
+    cfg, se = ctx.cfg, ctx.cfg["select"]
+    lo = thresholds_of(cfg, state["committee"].get("thresholds"))[0]
+    buffer = se["cut_buffer"]
+    if not buffer and any(len(a) > se["cut_above"] for a in frames):
+        buffer = get_backend(cfg["train"]["backend"]).receptive_field(
+            state["committee"]["models"][0])
+    t = store.table(ctx.store)
+    out, held, n_cut, n_cells = [], [], 0, 0
+    for atoms in frames:
+        if len(out) >= budget:
+            break
+        pid = int(atoms.info["id"])
+        if len(atoms) <= se["cut_above"]:
+            out.append(pid)
+            if pid in valid:
+                held.append(pid)
+            continue
+        ids = [int(i) for i in np.flatnonzero(t["cut_from"] == pid)]
+        if not ids:
+            cells = [cut(atoms, [c], core=se["cut_core"], buffer=buffer, mode=se["cut_mode"],
+                         charges=se["cut_charges"] or None)
+                     for c in cut_centres(atoms, lo, se["cut_core"], se["cut_max"])]
+            if not cells:  # no atom at lo (thresholds changed since): its most uncertain
+                devi = atoms.arrays.get("devi")
+                centre = 0 if devi is None or np.all(np.isnan(devi)) else int(np.nanargmax(devi))
+                cells = [cut(atoms, [centre], core=se["cut_core"], buffer=buffer,
+                             mode=se["cut_mode"], charges=se["cut_charges"] or None)]
+            prov = {k: atoms.info[k] for k in ("iteration", "walker", "step", "temperature",
+                                                "model_version", "efield")}
+            ids = [int(i) for i in store.append(
+                ctx.store, cells, **prov, source="cut", split="train", cut_from=pid,
+                max_devi=[_core_max(c) for c in cells])]
+        store.set_split(ctx.store, [pid], "cut")
+        ids = ids[:budget - len(out)]
+        out += ids
+        n_cut += 1
+        n_cells += len(ids)
+    if n_cut:
+        ctx.say(f"cut {n_cut} candidates of more than {se['cut_above']} atoms into {n_cells} "
+                f"cells ({se['cut_mode']}, core {se['cut_core']} A, buffer {buffer:g} A)")
+    return out, held
+
+
+def _core_max(cell):
+    devi = cell.arrays.get("devi")
+    if devi is None or not np.any(np.isfinite(devi[cell.arrays["core"]])):
+        return float("nan")
+    return float(np.nanmax(devi[cell.arrays["core"]]))
 
 
 def _select_maxdet(ctx, state, cands, budget):
@@ -392,9 +460,13 @@ def _select_maxdet(ctx, state, cands, budget):
     backend = get_backend(cfg["train"]["backend"])
     leader = state["committee"]["models"][0]
     train = store.read(ctx.store, status="labelled", split="train")
-    tfeat = backend.atom_features(leader, train) if train else []
+    # what the training set covers: every atom of a whole frame, the core of a cut cell
+    # (its buffer atoms sit at an artificial surface and are not trained)
+    cores = [a.arrays.get("core", np.ones(len(a), bool)) for a in train]
+    tfeat = [f[c] for f, c in zip(backend.atom_features(leader, train), cores)] if train else []
     rows = np.concatenate(tfeat) if tfeat else np.zeros((0, 0))
-    syms = np.concatenate([a.get_chemical_symbols() for a in train]) if train else []
+    syms = np.concatenate([np.array(a.get_chemical_symbols())[c]
+                           for a, c in zip(train, cores)]) if train else []
     lo = thresholds_of(cfg, state["committee"].get("thresholds"))[0]
     return maxdet(cands, backend.atom_features(leader, cands), rows, syms, budget, lo,
                   random_fraction=cfg["select"]["random_fraction"],
@@ -411,12 +483,16 @@ def stage_label(ctx, state):
                               **_label_opts(ctx.cfg))
 
     def count():
-        st = store.table(ctx.store)["status"][cur["selected"]]
-        return int(np.sum(st == store.STATUS["labelled"])), int(np.sum(st == store.STATUS["failed"]))
+        t = store.table(ctx.store)
+        st = t["status"][cur["selected"]]
+        ok = st == store.STATUS["labelled"]
+        # atoms the oracle saw: the proxy for its cost (cut cells are smaller than frames)
+        return (int(np.sum(ok)), int(np.sum(st == store.STATUS["failed"])),
+                int(np.sum(t["natoms"][cur["selected"]][st != store.STATUS["unlabelled"]])))
 
-    labelled, failed = on_root(ctx.comm, count)
+    labelled, failed, atoms_sent = on_root(ctx.comm, count)
     state["labels_used"] = on_root(ctx.comm, lambda: oracle_calls(ctx.store))
-    cur["row"].update(labelled=labelled, failed=failed)
+    cur["row"].update(labelled=labelled, failed=failed, oracle_atoms=atoms_sent)
     ctx.say(f"labelled {labelled} frames with {_oracle(ctx.cfg)['name']}, {failed} failed "
             f"(recorded in the store, skipped)")
     return "train" if labelled else "next"
@@ -425,8 +501,9 @@ def stage_label(ctx, state):
 def train_shares(ctx, fit):
     """On a job of several nodes, the lowest rank of each node trains its share of the
     committee (``fit(share)``, on that node's cores and GPUs) while the other ranks wait;
-    rank 0 then collects the members (``fit()`` finds them trained).  On one node rank 0
-    trains them all in the collecting call."""
+    rank 0 then collects the members (``fit(collect=True)``: trains nothing, names a
+    member left untrained).  On one node rank 0 trains them all in that call.  The run
+    directory (store, members) must be on a file system the nodes share."""
     on_shares(ctx.comm, ctx.share, fit)
 
 
@@ -455,19 +532,20 @@ def stage_train(ctx, state):
 
     warm, steps = on_root(ctx.comm, plan)
 
-    def fit(share=None):
+    def fit(share=None, collect=False):
         train, valid = labelled_sets(ctx.store)
         return backend.train_committee(
             train, valid, os.path.join(ctx.iterdir(k), "train"), n_models=tr["models"],
             steps=steps, template=tr["template"], init_models=old["checkpoints"] if warm else None,
             seeds=[1000 + 17 * m + 7919 * (k + 1) for m in range(tr["models"])],
             type_map=cfg["system"]["elements"], resume=True, progress=ctx.progress, jobs=tr["jobs"],
-            device=tr["device"], share=share), train, valid
+            device=tr["device"], share=share, collect=collect), train, valid
 
     train_shares(ctx, fit)
 
     def work():
-        res, train, valid = fit()  # on several nodes: collects what train_shares trained
+        # on several nodes rank 0 holds a share: it collects what train_shares trained
+        res, train, valid = fit(collect=ctx.share is not None)
         return {"version": old["version"] + 1, "models": res.models,
                 "checkpoints": res.checkpoints, "rmse": _mean_rmse(res.rmse),
                 "n_train": len(train), "n_valid": len(valid)}

@@ -88,7 +88,7 @@ def on_shares(comm, share, fn, poll=0.05):
     if share is not None:
         try:
             fn(share)
-        except Exception as exc:  # noqa: BLE001 - re-raised on every rank below
+        except BaseException as exc:  # noqa: BLE001 - even an interrupt: the others wait below
             traceback.print_exc()
             failure = f"{type(exc).__name__} (training share {share[0] + 1} of {share[1]}): {exc}"
     # reached by every rank whatever it did above

@@ -17,9 +17,13 @@ Layout (N frames, A atoms in all):
   frames/natoms, offset, cell (N,3,3), pbc (N,3), energy, stress (N,6, Voigt, ASE sign),
          iteration, walker, step, temperature, model_version, max_devi, status,
          oracle, error, source, split, efield (N,3: the field the frame was explored in,
-         V/A), label_efield (N,3: the field its label was computed in)
-  atoms/numbers, positions (A,3), forces (A,3), devi (A)
-Unlabelled energies/forces/stress are NaN.
+         V/A), label_efield (N,3: the field its label was computed in), cut_from (the
+         frame a cut-out cell was cut from, -1 for whole frames)
+  atoms/numbers, positions (A,3), forces (A,3), devi (A), core (A: False for the
+         buffer atoms of a cut-out cell, whose forces are not trained)
+Unlabelled energies/forces/stress are NaN.  The energy and stress of a cut-out cell
+are those of an artificial cell (vacuum or a small periodic box around the cut): they
+are kept as labelled but never trained.
 """
 
 import os
@@ -51,16 +55,16 @@ FRAME_FIELDS = {
     "temperature": ("f8", (), np.nan), "model_version": ("i4", (), -1),
     "max_devi": ("f8", (), np.nan), "status": ("i1", (), 0), "oracle": (_STR, (), ""),
     "error": (_LONGSTR, (), ""), "source": (_STR, (), ""), "split": (_STR, (), "train"),
-    "efield": ("f8", (3,), 0.0), "label_efield": ("f8", (3,), 0.0),
+    "efield": ("f8", (3,), 0.0), "label_efield": ("f8", (3,), 0.0), "cut_from": ("i8", (), -1),
 }
-# fields added after stores were first written: created (filled) when an older store opens
-_ADDED = ("efield", "label_efield")
 ATOM_FIELDS = {
     "numbers": ("i2", (), 0), "positions": ("f8", (3,), 0.0), "forces": ("f8", (3,), np.nan),
-    "devi": ("f8", (), np.nan),
+    "devi": ("f8", (), np.nan), "core": ("b1", (), True),
 }
+# fields added after stores were first written: created (filled) when an older store opens
+_ADDED = {"frames": ("efield", "label_efield", "cut_from"), "atoms": ("core",)}
 PROVENANCE = ("iteration", "walker", "step", "temperature", "model_version", "max_devi",
-              "source", "split", "efield")
+              "source", "split", "efield", "cut_from")
 
 
 class StoreError(RuntimeError):
@@ -113,9 +117,11 @@ def _create_field(g, name, fields, rows):
 def _upgrade(f):
     """Give a store written before a field existed that field, filled with its default
     (frames of older runs were explored and labelled without a field)."""
-    for name in _ADDED:
-        if name not in f["frames"]:
-            _create_field(f["frames"], name, FRAME_FIELDS, f["frames"]["natoms"].shape[0])
+    for group, fields in (("frames", FRAME_FIELDS), ("atoms", ATOM_FIELDS)):
+        rows = f[group][next(iter(fields))].shape[0]
+        for name in _ADDED[group]:
+            if name not in f[group]:
+                _create_field(f[group], name, fields, rows)
 
 
 def _enc(text, dtype=_STR):
@@ -158,6 +164,8 @@ def append(path, frames, **provenance) -> np.ndarray:
         at["numbers"][a0:] = np.concatenate([a.numbers for a in frames])
         at["positions"][a0:] = np.concatenate([a.positions for a in frames])
         at["devi"][a0:] = np.concatenate([a.arrays.get("devi", np.full(len(a), np.nan))
+                                          for a in frames])
+        at["core"][a0:] = np.concatenate([a.arrays.get("core", np.ones(len(a), bool))
                                           for a in frames])
         labels = [frame_labels(a) for a in frames]
         at["forces"][a0:] = np.concatenate(
@@ -277,6 +285,8 @@ def read(path, ids=None, status=None, split=None) -> list:
             devi = at["devi"][off:off + n]
             if not np.all(np.isnan(devi)):
                 atoms.arrays["devi"] = devi
+            if t["cut_from"][i] >= 0 and "core" in at:
+                atoms.arrays["core"] = at["core"][off:off + n].astype(bool)
             if t["status"][i] == STATUS["labelled"]:
                 stress = t["stress"][i]
                 atoms.calc = SinglePointCalculator(

@@ -35,20 +35,17 @@ namespace {
 class Recorder : public DataSync {
  public:
   Recorder(LAMMPS *l, const char *w, FILE *f) : lmp(l), who(w), out(f) {}
-  void sync(ExecutionSpace space, unsigned int mask) override { write("sync", space, mask); }
-  void modified(ExecutionSpace space, unsigned int mask) override
-  {
-    write("modified", space, mask);
-  }
+  void sync(ExecutionSpace space, DataMask mask) override { write("sync", space, mask); }
+  void modified(ExecutionSpace space, DataMask mask) override { write("modified", space, mask); }
 
  private:
   LAMMPS *lmp;
   const char *who;
   FILE *out;
-  void write(const char *what, ExecutionSpace space, unsigned int mask)
+  void write(const char *what, ExecutionSpace space, DataMask mask)
   {
-    fprintf(out, "%lld %s %s %s %x\n", static_cast<long long>(lmp->update->ntimestep), who, what,
-            space == Host ? "host" : "device", mask);
+    fprintf(out, "%lld %s %s %s %llx\n", static_cast<long long>(lmp->update->ntimestep), who,
+            what, space == Host ? "host" : "device", static_cast<unsigned long long>(mask));
   }
 };
 }    // namespace
@@ -94,15 +91,20 @@ int main(int argc, char **argv)
       p->datamask_modify = strtoul(end + 1, nullptr, 16);
     }
   }
-  // the sentry's masks as LAMMPS's ModifyKokkos would read them
-  fprintf(log, "masks sentry %x %x\n", fix->datamask_read, fix->datamask_modify);
+  // the sentry's masks as LAMMPS's ModifyKokkos would read them: without a DataSync
+  // (a plugin built without KOKKOS) LAMMPS must sync everything for it
+  fprintf(log, "masks sentry-plain %llx %llx\n", static_cast<unsigned long long>(fix->datamask_read),
+          static_cast<unsigned long long>(fix->datamask_modify));
 
   Recorder pair_rec(lmp, "committee", log), fix_rec(lmp, "sentry", log);
   if (mode == "record") {
     committee->set_data_sync(&pair_rec);
     sentry->set_data_sync(&fix_rec);
-    fprintf(log, "masks committee %d %x %x\n", committee->execution_space == Device,
-            committee->datamask_read, committee->datamask_modify);
+    fprintf(log, "masks committee %d %llx %llx\n", committee->execution_space == Device,
+            static_cast<unsigned long long>(committee->datamask_read),
+            static_cast<unsigned long long>(committee->datamask_modify));
+    fprintf(log, "masks sentry %llx %llx\n", static_cast<unsigned long long>(fix->datamask_read),
+            static_cast<unsigned long long>(fix->datamask_modify));
   }
   if (mode == "kokkos-member") committee->member(0)->kokkosable = 1;
   try {

@@ -1,8 +1,9 @@
 """Training backends.  Each backend module exposes the same plain functions:
 
     train_committee(train, valid, workdir, *, n_models, steps, template, init_models,
-                    seeds, type_map, resume, progress, jobs, device, share)
-        -> CommitteeResult (share=None), or the member indices trained (a share)
+                    seeds, type_map, resume, progress, jobs, device, share, collect)
+        -> CommitteeResult (share=None), or the member indices trained (a share);
+        collect=True only gathers members trained before (by the nodes' shares)
     evaluate(model_path, frames) -> dict of RMSEs
     predict(model_path, frames) -> [(energy, forces, virial 3x3)] per frame
     type_map(model_path) -> elements the model knows
@@ -46,6 +47,12 @@ def type_map_from(frames) -> list:
     return sorted(symbols, key=lambda s: atomic_numbers[s])
 
 
+def is_cut(atoms) -> bool:
+    """Whether a frame is a cut-out cell (``cut.cut``): only its core atoms' forces are
+    training data, its energy and virial are those of an artificial cell."""
+    return int(atoms.info.get("cut_from", -1)) >= 0 or "core" in atoms.arrays
+
+
 def training_labels(atoms):
     """(energy, forces, Voigt stress or None, virial 3x3 or None) of a labelled frame; the
     virial is -stress * volume (energy units), defined for periodic cells only."""
@@ -82,7 +89,7 @@ def rmse(frames, predictions) -> dict:
 
 def members_of(n_models, share=None) -> list:
     """The committee members one training process trains: all of them, or with ``share``
-    = (index, count) every count-th from index (one share per node, ``loop.train_stage``).
+    = (index, count) every count-th from index (one share per node, ``loop.train_shares``).
     A member's position in this list is its slot on the node, which picks its GPU."""
     if share is None:
         return list(range(n_models))

@@ -18,8 +18,8 @@ import numpy as np
 
 from mdsentry.mpiutil import child_env
 
-from mdsentry.train import (CommitteeResult, members_of, rmse, run_members, training_labels,
-                            type_map_from)
+from mdsentry.train import (CommitteeResult, is_cut, members_of, rmse, run_members,
+                            training_labels, type_map_from)
 
 TEMPLATES = ("se_e2_a", "dpa1")
 
@@ -34,32 +34,50 @@ def _labels(atoms):
 
 
 def write_systems(frames, outdir, type_map) -> list:
-    """Write frames as deepmd npy systems (one per atom-type sequence); returns their dirs."""
+    """Write frames as deepmd npy systems (one per atom-type sequence); returns their dirs.
+
+    Cut-out cells (``train.is_cut``) go to systems of their own, named ``cut.NNN``: no
+    energy.npy or virial.npy (deepmd then trains neither on them) and an atom_pref.npy
+    of 1 for core atoms and 0 for the buffer, which ``make_input(core_only=True)`` turns
+    into the force loss.  Whole frames get an atom_pref.npy of ones (deepmd-kit 3.2's
+    default for a missing file has the wrong shape), in training and validation systems.
+    """
     index = {s: i for i, s in enumerate(type_map)}
     groups = {}
     for atoms in frames:
         missing = set(atoms.get_chemical_symbols()) - set(index)
         if missing:
             raise ValueError(f"elements {sorted(missing)} are not in the type map {type_map}")
-        key = tuple(index[s] for s in atoms.get_chemical_symbols())
+        key = (is_cut(atoms), tuple(index[s] for s in atoms.get_chemical_symbols()))
         groups.setdefault(key, []).append(atoms)
     outdir = Path(outdir)
     systems = []
-    for k, (types, group) in enumerate(sorted(groups.items())):
-        sysdir = outdir / f"sys.{k:03d}"
+    for k, ((cut, types), group) in enumerate(sorted(groups.items())):
+        sysdir = outdir / f"{'cut' if cut else 'sys'}.{k:03d}"
         setdir = sysdir / "set.000"
         setdir.mkdir(parents=True, exist_ok=True)
         labs = [_labels(a) for a in group]
         np.save(setdir / "coord.npy", np.array([a.get_positions().ravel() for a in group]))
         np.save(setdir / "box.npy", np.array([a.cell.array.ravel() for a in group]))
-        np.save(setdir / "energy.npy", np.array([e for e, _, _ in labs]))
         np.save(setdir / "force.npy", np.array([f.ravel() for _, f, _ in labs]))
-        if all(v is not None for _, _, v in labs):
-            np.save(setdir / "virial.npy", np.array([v.ravel() for _, _, v in labs]))
+        # every system, training or validation, as the loss reads it from all; one weight
+        # per force component: deepmd-kit 3.2's per-frame loader drops the x, y, z repeat
+        np.save(setdir / "atom_pref.npy",
+                np.array([np.repeat(np.asarray(a.arrays.get("core", np.ones(len(a), bool)),
+                                               float), 3) for a in group]))
+        if not cut:
+            np.save(setdir / "energy.npy", np.array([e for e, _, _ in labs]))
+            if all(v is not None for _, _, v in labs):
+                np.save(setdir / "virial.npy", np.array([v.ravel() for _, _, v in labs]))
         np.savetxt(sysdir / "type.raw", np.array(types), fmt="%d")
         (sysdir / "type_map.raw").write_text("\n".join(type_map) + "\n")
         systems.append(str(sysdir))
     return systems
+
+
+def cut_systems(systems) -> bool:
+    """Whether ``write_systems`` wrote cut-out cells among ``systems``."""
+    return any(Path(s).name.startswith("cut.") for s in systems)
 
 
 def write_data(frames, outdir, type_map=None) -> list:
@@ -127,11 +145,14 @@ def _descriptor_sel(descriptor, sel):
 
 
 def make_input(template, type_map, train_systems, valid_systems, seed, steps,
-               has_virial=False, warm=False, sel=None) -> dict:
+               has_virial=False, warm=False, sel=None, core_only=False) -> dict:
     """A dp input dictionary from a shipped template (name) or a user's file (path).
 
     ``warm``: the model starts from trained weights, so the learning rate starts
     4x lower (a full restart of the schedule would first undo the old fit).
+    ``core_only``: some systems are cut-out cells: forces are fitted through deepmd's
+    per-atom prefactor loss (atom_pref.npy: 0 for buffer atoms, 1 elsewhere) with the
+    template's force prefactors, in place of the plain force loss.
     """
     if template in TEMPLATES:
         text = resources.files("mdsentry.train").joinpath(f"templates/{template}.json").read_text()
@@ -158,6 +179,11 @@ def make_input(template, type_map, train_systems, valid_systems, seed, steps,
     if has_virial:
         inp["loss"]["start_pref_v"] = 0.02
         inp["loss"]["limit_pref_v"] = 1.0
+    if core_only:
+        loss = inp["loss"]
+        loss["start_pref_pf"] = loss.pop("start_pref_f", 1000)
+        loss["limit_pref_pf"] = loss.pop("limit_pref_f", 1)
+        loss["start_pref_f"] = loss["limit_pref_f"] = 0.0
     return inp
 
 
@@ -244,7 +270,7 @@ def atom_features(model_path, frames) -> list:
 
 def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="se_e2_a",
                     init_models=None, seeds=None, type_map=None, resume=False,
-                    progress=False, jobs=1, device="cpu", share=None):
+                    progress=False, jobs=1, device="cpu", share=None, collect=False):
     """Train ``n_models`` on the same data with different seeds.
 
     ``jobs``: members trained at the same time (each a one-thread ``dp`` process;
@@ -253,8 +279,8 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
     ``init_models``: checkpoints of the previous iteration (one per member) to
     warm-start from; ``type_map`` defaults to the elements of ``train``.
     ``share``: (index, count) trains only this node's members (``members_of``) from its
-    own copy of the data and returns their indices; a later call without it collects
-    the committee.
+    own copy of the data and returns their indices; a later call with ``collect=True``
+    gathers the committee, trains nothing and names any member left untrained.
     """
     workdir = Path(workdir).resolve()  # dp runs in each member's directory
     type_map = list(type_map or type_map_from(train))
@@ -269,13 +295,20 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
         return workdir / f"model.{k + 1:02d}" / "member.json"
 
     todo = [k for k in ks if not (resume and done(k).exists())]
-    if todo:  # each share writes its own copy: nodes need not share a file system view
+    if todo and collect:  # the shares ran before: a member left means one of them failed
+        raise RuntimeError(
+            f"committee member(s) {[k + 1 for k in todo]} were not trained in {workdir}: "
+            "their node's training share did not finish, or the run directory is not "
+            "shared by the job's nodes (it must be)")
+    if todo:  # each share writes its own copy of the data: shares never write one file
         data = workdir / ("data" if share is None else f"data.{share[0]}")
         shutil.rmtree(data, ignore_errors=True)
         train_sys = write_systems(train, data / "train", type_map)
         valid_sys = write_systems(valid, data / "valid", type_map) if valid else []
-        has_virial = all(os.path.exists(os.path.join(s, "set.000", "virial.npy"))
-                         for s in train_sys)
+        whole = [s for s in train_sys if not cut_systems([s])]
+        has_virial = bool(whole) and all(
+            os.path.exists(os.path.join(s, "set.000", "virial.npy")) for s in whole)
+        core_only = cut_systems(train_sys)
         rcut = make_input(template, type_map, [], [], 1, 1)["model"]["descriptor"]["rcut"]
         sel = neighbor_sel(list(train) + list(valid or []), type_map, rcut)
 
@@ -285,7 +318,7 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
             return json.loads(done(k).read_text())
         init = init_models[k] if init_models else None
         inp = make_input(template, type_map, train_sys, valid_sys, seeds[k], steps, has_virial,
-                         warm=init is not None, sel=sel)
+                         warm=init is not None, sel=sel, core_only=core_only)
         if init is not None:  # the neighbor budget must be the checkpoint's
             inp["model"]["descriptor"]["sel"] = checkpoint_descriptor(init)["sel"]
         model, ckpt = train_model(mdir, inp, init, device, member=ks.index(k))
@@ -309,6 +342,17 @@ def pair_style_members(model_paths, elements, device="cpu") -> tuple:
     (after ``* * k``): deepmd's model file is a pair_style argument.  deepmd picks its
     device itself (the GPU placement left visible to the rank, if any)."""
     return " ".join(f"deepmd {p}" for p in model_paths), [" ".join(elements)] * len(model_paths)
+
+
+def receptive_field(model_path) -> float:
+    """How far (A) an atom's energy and force see: the descriptor's rcut for the shipped
+    se_e2_a and dpa1 (one layer of neighbours); a cut cell's buffer must reach it."""
+    from mdsentry.logs import quiet
+
+    with quiet():
+        from deepmd.infer import DeepPot
+
+        return float(DeepPot(str(model_path)).get_rcut())
 
 
 def type_map(model_path) -> list:

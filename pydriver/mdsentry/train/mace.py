@@ -39,8 +39,8 @@ from ase.data import atomic_numbers, chemical_symbols
 from mdsentry.frames import labels
 from mdsentry.mpiutil import child_env
 from mdsentry.placement import member_env
-from mdsentry.train import (CommitteeResult, members_of, rmse, run_members, training_labels,
-                            type_map_from)
+from mdsentry.train import (CommitteeResult, is_cut, members_of, rmse, run_members,
+                            training_labels, type_map_from)
 
 TEMPLATES = ("mace_small", "mace_l1")
 
@@ -72,6 +72,13 @@ def write_xyz(frames, path, type_map=None) -> bool:
         missing = {s for a in frames for s in a.get_chemical_symbols()} - set(type_map)
         if missing:
             raise ValueError(f"elements {sorted(missing)} are not in the type map {list(type_map)}")
+    cut = sum(is_cut(a) for a in frames)
+    if cut:
+        # mace-torch weighs whole configurations, not atoms: a cut cell's buffer forces
+        # and its artificial energy would be fitted as if they were real
+        raise ValueError(f"{cut} of the frames are cut-out cells (select.cut_above), whose "
+                         "buffer atoms must not be fitted; mace-torch has no per-atom force "
+                         "weights: train them with train.backend = \"deepmd\"")
     labs = [training_labels(a) for a in frames]
     with_stress = bool(frames) and all(s is not None for _, _, s, _ in labs)
     out = []
@@ -366,7 +373,7 @@ def _member_files(mdir, rec) -> dict:
 
 def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="mace_small",
                     init_models=None, seeds=None, type_map=None, resume=False,
-                    progress=False, jobs=1, device="cpu", share=None):
+                    progress=False, jobs=1, device="cpu", share=None, collect=False):
     """Train ``n_models`` on the same data with different seeds.
 
     ``steps``: gradient steps, turned into mace's epochs (``epochs_for``).
@@ -378,8 +385,8 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
     defaults to the elements of ``train``.
     Without held-out frames mace holds out its template's ``valid_fraction`` itself.
     ``share``: (index, count) trains only this node's members (``members_of``) from its
-    own copy of the data and returns their indices; a later call without it collects
-    the committee.
+    own copy of the data and returns their indices; a later call with ``collect=True``
+    gathers the committee, trains nothing and names any member left untrained.
     """
     workdir = Path(workdir).resolve()  # members run in their own directories
     type_map = list(type_map or type_map_from(train))
@@ -403,7 +410,12 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
         return workdir / f"model.{k + 1:02d}" / "member.json"
 
     todo = [k for k in ks if not (resume and done(k).exists())]
-    if todo:  # each share writes its own copy: nodes need not share a file system view
+    if todo and collect:  # the shares ran before: a member left means one of them failed
+        raise RuntimeError(
+            f"committee member(s) {[k + 1 for k in todo]} were not trained in {workdir}: "
+            "their node's training share did not finish, or the run directory is not "
+            "shared by the job's nodes (it must be)")
+    if todo:  # each share writes its own copy of the data: shares never write one file
         data = workdir / ("data" if share is None else f"data.{share[0]}")
         shutil.rmtree(data, ignore_errors=True)
         train_file = data / "train.xyz"
@@ -531,6 +543,12 @@ def atom_features(model_path, frames) -> list:
             feats = calc.get_descriptors(atoms.copy(), invariants_only=True)
             out.append(np.asarray(feats, dtype=float).reshape(len(atoms), -1))
     return out
+
+
+def receptive_field(model_path) -> float:
+    """How far (A) an atom's energy and force see: r_max per message-passing layer."""
+    model = _load(model_file(model_path))
+    return float(model.r_max) * int(model.num_interactions)
 
 
 def type_map(model_path) -> list:
