@@ -19,15 +19,18 @@ mass 1 1.0
 """
 
 
-def run_mpi(nprocs, argv, timeout=300, cwd=None, check=True, env=None):
-    """Run argv under the venv's mpirun; returns the CompletedProcess."""
-    cmd = [MPIRUN, "-np", str(nprocs), *argv]
+def _launch(cmd, timeout, cwd, check, env):
     env = dict(env or os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
                              f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
+
+
+def run_mpi(nprocs, argv, timeout=300, cwd=None, check=True, env=None):
+    """Run argv under the venv's mpirun; returns the CompletedProcess."""
+    return _launch([MPIRUN, "-np", str(nprocs), *argv], timeout, cwd, check, env)
 
 
 def run_mpi_nodes(nodes, argv, timeout=300, cwd=None, check=True, env=None):
@@ -36,12 +39,7 @@ def run_mpi_nodes(nodes, argv, timeout=300, cwd=None, check=True, env=None):
     cmd = [MPIRUN]
     for k, name in enumerate(nodes):
         cmd += ([":"] if k else []) + ["-np", "1", "-env", "MDSENTRY_NODE_NAME", name, *argv]
-    env = dict(env or os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
-                             f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
+    return _launch(cmd, timeout, cwd, check, env)
 
 
 def worker(name):

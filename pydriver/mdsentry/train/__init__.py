@@ -99,6 +99,27 @@ def members_of(n_models, share=None) -> list:
     return list(range(index, n_models, count))
 
 
+def member_record(workdir, k):
+    """Where member k's training result is recorded once it is complete."""
+    from pathlib import Path
+
+    return Path(workdir) / f"model.{k + 1:02d}" / "member.json"
+
+
+def members_to_train(workdir, n_models, share=None, resume=False, collect=False) -> tuple:
+    """(ks, todo): the members this call handles (``members_of``) and those of them left
+    to train (all, or without a record when resuming).  ``collect``: the nodes' shares
+    trained them before, so one left is an error naming it (never retrained here)."""
+    ks = members_of(n_models, share)
+    todo = [k for k in ks if not (resume and member_record(workdir, k).exists())]
+    if todo and collect:
+        raise RuntimeError(
+            f"committee member(s) {[k + 1 for k in todo]} were not trained in {workdir}: "
+            "their node's training share did not finish, or the run directory is not "
+            "shared by the job's nodes (it must be)")
+    return ks, todo
+
+
 def run_members(member, ks, jobs=1, desc=None) -> list:
     """``member(k)`` for each k in ``ks`` (a list, or a count meaning 0 .. ks-1), ``jobs``
     at a time (threads, each running a one-thread training process; 0 = one per core of

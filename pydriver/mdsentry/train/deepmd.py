@@ -18,8 +18,8 @@ import numpy as np
 
 from mdsentry.mpiutil import child_env
 
-from mdsentry.train import (CommitteeResult, is_cut, members_of, rmse, run_members,
-                            training_labels, type_map_from)
+from mdsentry.train import (CommitteeResult, is_cut, member_record, members_to_train, rmse,
+                            run_members, training_labels, type_map_from)
 
 TEMPLATES = ("se_e2_a", "dpa1")
 
@@ -289,17 +289,7 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
         raise ValueError("one seed per committee member")
     if init_models is not None and len(init_models) != n_models:
         raise ValueError("one init model per committee member")
-    ks = members_of(n_models, share)
-
-    def done(k):
-        return workdir / f"model.{k + 1:02d}" / "member.json"
-
-    todo = [k for k in ks if not (resume and done(k).exists())]
-    if todo and collect:  # the shares ran before: a member left means one of them failed
-        raise RuntimeError(
-            f"committee member(s) {[k + 1 for k in todo]} were not trained in {workdir}: "
-            "their node's training share did not finish, or the run directory is not "
-            "shared by the job's nodes (it must be)")
+    ks, todo = members_to_train(workdir, n_models, share, resume, collect)
     if todo:  # each share writes its own copy of the data: shares never write one file
         data = workdir / ("data" if share is None else f"data.{share[0]}")
         shutil.rmtree(data, ignore_errors=True)
@@ -315,7 +305,7 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
     def member(k):
         mdir = workdir / f"model.{k + 1:02d}"
         if k not in todo:  # trained before the driver was stopped, or by another node
-            return json.loads(done(k).read_text())
+            return json.loads(member_record(workdir, k).read_text())
         init = init_models[k] if init_models else None
         inp = make_input(template, type_map, train_sys, valid_sys, seeds[k], steps, has_virial,
                          warm=init is not None, sel=sel, core_only=core_only)
@@ -324,7 +314,7 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
         model, ckpt = train_model(mdir, inp, init, device, member=ks.index(k))
         out = {"model": model, "checkpoint": ckpt, "rmse": evaluate(model, valid) if valid else None}
         (mdir / "member.json.part").write_text(json.dumps(out))
-        os.replace(mdir / "member.json.part", done(k))
+        os.replace(mdir / "member.json.part", member_record(workdir, k))
         return out
 
     members = run_members(member, ks, jobs,

@@ -39,8 +39,8 @@ from ase.data import atomic_numbers, chemical_symbols
 from mdsentry.frames import labels
 from mdsentry.mpiutil import child_env
 from mdsentry.placement import member_env
-from mdsentry.train import (CommitteeResult, is_cut, members_of, rmse, run_members,
-                            training_labels, type_map_from)
+from mdsentry.train import (CommitteeResult, is_cut, member_record, members_to_train, rmse,
+                            run_members, training_labels, type_map_from)
 
 TEMPLATES = ("mace_small", "mace_l1")
 
@@ -404,17 +404,7 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
         if why:
             raise ValueError(f"{init_models[0]} cannot warm-start template {template}: {why}")
 
-    ks = members_of(n_models, share)
-
-    def done(k):
-        return workdir / f"model.{k + 1:02d}" / "member.json"
-
-    todo = [k for k in ks if not (resume and done(k).exists())]
-    if todo and collect:  # the shares ran before: a member left means one of them failed
-        raise RuntimeError(
-            f"committee member(s) {[k + 1 for k in todo]} were not trained in {workdir}: "
-            "their node's training share did not finish, or the run directory is not "
-            "shared by the job's nodes (it must be)")
+    ks, todo = members_to_train(workdir, n_models, share, resume, collect)
     if todo:  # each share writes its own copy of the data: shares never write one file
         data = workdir / ("data" if share is None else f"data.{share[0]}")
         shutil.rmtree(data, ignore_errors=True)
@@ -463,7 +453,7 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
     def member(k):
         mdir = workdir / f"model.{k + 1:02d}"
         if k not in todo:  # trained before the driver was stopped, or by another node
-            return _member_files(mdir, json.loads(done(k).read_text()))
+            return _member_files(mdir, json.loads(member_record(workdir, k).read_text()))
         # mace ends by loading its latest checkpoint: a stopped run's could be the one
         shutil.rmtree(mdir, ignore_errors=True)
         # mace makes checkpoints/ at the first epoch, but saves the model there at the
@@ -480,7 +470,7 @@ def train_committee(train, valid, workdir, *, n_models=4, steps=2000, template="
         # file names relative to the member: a run directory may be moved
         rec = {"model": Path(model).name, "checkpoint": Path(ckpt).name, "rmse": rmse}
         (mdir / "member.json.part").write_text(json.dumps(rec))
-        os.replace(mdir / "member.json.part", done(k))
+        os.replace(mdir / "member.json.part", member_record(workdir, k))
         return _member_files(mdir, rec)
 
     members = run_members(member, ks, jobs,
