@@ -456,6 +456,8 @@ def test_large_candidates_are_labelled_as_cut_cells(tmp_path):
     assert all(t["status"][c] == store.STATUS["labelled"] for c in cells)
     row = state_of(tmp_path)["history"][0]
     assert row["oracle_atoms"] == int(t["natoms"][row_ids(t, row)].sum())
+    assert {"explore", "select", "label", "train", "validate"} <= set(row["seconds"])
+    assert all(v >= 0 for v in row["seconds"].values())
     frames = store.read(str(tmp_path / "run" / "frames.h5"), ids=cells)
     for cell in frames:
         assert 0 < cell.arrays["core"].sum() < len(cell)

@@ -780,7 +780,13 @@ def run(config, comm=None, progress=True, stop_after=None, out=None):
     try:
         while state["stage"] != "done":
             stage = state["stage"]
+            t0 = time.perf_counter()
             state["stage"] = STAGES[stage](ctx, state)
+            # wall time per stage in the iteration's row (summed over a resumed stage's runs)
+            row = state.get("current", {}).get("row")
+            if row is not None:
+                seconds = row.setdefault("seconds", {})
+                seconds[stage] = round(seconds.get(stage, 0.0) + time.perf_counter() - t0, 3)
             state = on_root(comm, lambda: (save_state(cfg["workdir"], state), state)[1])
             if stage == stop_after:
                 break
