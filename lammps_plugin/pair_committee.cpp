@@ -33,7 +33,7 @@ static constexpr int RESTART_VERSION = 2;
 
 PairCommittee::PairCommittee(LAMMPS *lmp) :
     Pair(lmp), nmax_buf(0), fkeep(nullptr), nmax_keep(0), datasync(nullptr), generation(++generation_counter), every(0), mean_forces(0), rel_f(0), rel_v(0), eps_f(0.0), eps_v(0.0),
-    out_freq(0), out_append(0), fp(nullptr), last_out_step(-1), devi_flag(0), devi_request(0),
+    bias_a(0.0), bias_b(0.0), bias_energy(0.0), bias_sigma_e(0.0), bias_now(0), out_freq(0), out_append(0), fp(nullptr), last_out_step(-1), devi_flag(0), devi_request(0),
     devi_step(-1), devi_atom(nullptr), nmax_devi(0), restore_pending(0), restoring(0)
 {
   restartinfo = 1;
@@ -43,9 +43,10 @@ PairCommittee::PairCommittee(LAMMPS *lmp) :
   reinitflag = 0;
 
   // compute pair committee sums pvector over ranks: rank 0 holds the values
-  nextra = NDEVI;
+  nextra = NVECTOR;
   pvector = new double[nextra];
-  for (int i = 0; i < NDEVI; i++) pvector[i] = devi[i] = 0.0;
+  for (int i = 0; i < NVECTOR; i++) pvector[i] = 0.0;
+  for (double &d : devi) d = 0.0;
 
   // under -k on the committee moves data around each member itself, as pair
   // hybrid/kk does: LAMMPS's own sync around the committee is switched off
@@ -177,6 +178,8 @@ void PairCommittee::settings(int narg, char **arg)
   mean_forces = 0;
   rel_f = rel_v = 0;
   eps_f = eps_v = 0.0;
+  bias_a = bias_b = 0.0;
+  bias_energy = bias_sigma_e = 0.0;
   out_file.clear();
   out_freq = 0;
   out_append = 0;
@@ -216,10 +219,19 @@ void PairCommittee::settings(int narg, char **arg)
       out_freq_set = true;
     } else if (kw == "out_append") {
       out_append = utils::logical(FLERR, val, false, lmp);
+    } else if (kw == "bias") {
+      if (iarg + 3 > narg) utils::missing_cmd_args(FLERR, "pair_style committee bias", error);
+      bias_a = utils::numeric(FLERR, arg[iarg + 1], false, lmp);
+      bias_b = utils::numeric(FLERR, arg[iarg + 2], false, lmp);
+      if (bias_a < 0.0)
+        error->all(FLERR, "Pair style committee: bias strength A must be >= 0, got {}", bias_a);
+      if (bias_b <= 0.0)
+        error->all(FLERR, "Pair style committee: bias width B must be > 0, got {}", bias_b);
+      iarg += 1;    // two values
     } else {
       error->all(FLERR,
                  "Pair style committee: {} is neither a keyword (every, forces, relative, "
-                 "relative_v, out_file, out_freq, out_append) nor a known pair style",
+                 "relative_v, bias, out_file, out_freq, out_append) nor a known pair style",
                  kw);
     }
     iarg += 2;
@@ -257,6 +269,11 @@ void PairCommittee::settings(int narg, char **arg)
     member_seen_step.push_back(-1);
     iarg = jarg;
   }
+
+  if (bias_a > 0.0 && members.size() < 2)
+    error->all(FLERR, "Pair style committee: bias needs at least two members (it follows their "
+                      "energy deviation)");
+  bias_coef.assign(members.size(), 0.0);
 
   if (lmp->suffix_enable && comm->me == 0)
     utils::logmesg(lmp, "pair committee: members run as plain styles (suffix {} not applied)\n",
@@ -714,7 +731,8 @@ void PairCommittee::compute(int eflag, int vflag)
   for (double &v : virial) v = 0.0;
 
   const bool devi_now = deviation_needed();
-  if (devi_now || mean_forces)
+  // the bias needs every member's energy and forces on every step
+  if (devi_now || mean_forces || bias_a > 0.0)
     compute_all_members(eflag, vflag, devi_now);
   else
     compute_leader_only(eflag, vflag);
@@ -788,6 +806,7 @@ void PairCommittee::compute_all_members(int eflag, int vflag, bool devi_now)
   // sentry, fix pair, every k) spare the members those tallies
   const bool ev_now = devi_now && (eflag_global || out_row_due());
   int eflag_m = eflag, vflag_m = vflag;
+  if (bias_a > 0.0) eflag_m |= ENERGY_GLOBAL;    // the bias is a function of the energies
   if (ev_now) {
     eflag_m |= ENERGY_GLOBAL;
     // the virial style Integrate::ev_setup() would choose: F dot r needs the forces on
@@ -852,6 +871,19 @@ void PairCommittee::compute_all_members(int eflag, int vflag, bool devi_now)
 
 void PairCommittee::add_driving_forces(double **f, int nall)
 {
+  // all members have run (host and data-sync paths): the bias's coefficients are known
+  bias_now = bias_a > 0.0;
+  if (bias_now) {
+    bias_coefficients();
+    const int n = nmembers();
+    for (int i = 0; i < nall; i++)
+      for (int m = 0; m < n; m++) {
+        const double c = bias_coef[m];
+        f[i][0] += c * fbuf[m][i][0];
+        f[i][1] += c * fbuf[m][i][1];
+        f[i][2] += c * fbuf[m][i][2];
+      }
+  }
   if (mean_forces) {
     const int n = nmembers();
     const double w = 1.0 / n;
@@ -869,6 +901,44 @@ void PairCommittee::add_driving_forces(double **f, int nall)
       f[i][2] += f0[i][2];
     }
   }
+}
+
+/* ----------------------------------------------------------------------
+   uncertainty-driven exploration (Kulichenko et al., Nat. Comput. Sci. 3, 230 (2023)):
+     E_bias = A [exp(-s / B^2) - 1],  s = 1/M sum_m (e_m - <e>)^2,  e_m = E_m / N
+   With ds/dx = 2/(M N) sum_m (e_m - <e>) dE_m/dx, the bias's forces and virial are
+   sum_m c_m F_m and sum_m c_m W_m with c_m = dE_bias/ds 2/(M N) (e_m - <e>): linear in
+   what the members computed, ghosts included (Verlet's reverse comm completes them).
+   Collective: every rank reaches it on every step with the bias
+------------------------------------------------------------------------- */
+
+void PairCommittee::bias_coefficients()
+{
+  const int n = nmembers();
+  const double natoms = static_cast<double>(atom->natoms);
+  std::vector<double> local(n), total(n);
+  for (int m = 0; m < n; m++) local[m] = members[m]->eng_vdwl + members[m]->eng_coul;
+  MPI_Allreduce(local.data(), total.data(), n, MPI_DOUBLE, MPI_SUM, world);
+
+  double mean = 0.0;
+  for (int m = 0; m < n; m++) mean += total[m];
+  mean /= n;
+  double s = 0.0;
+  for (int m = 0; m < n; m++) s += (total[m] - mean) * (total[m] - mean);
+  // per atom: the same scale as deepmd-kit's energy deviation
+  const double per_atom = natoms > 0.0 ? 1.0 / natoms : 0.0;
+  s *= per_atom * per_atom / n;
+
+  const double b2 = bias_b * bias_b;
+  const double decay = exp(-s / b2);
+  bias_energy = bias_a * (decay - 1.0);
+  bias_sigma_e = sqrt(s);
+  const double dE_ds = -bias_a / b2 * decay;
+  for (int m = 0; m < n; m++)
+    bias_coef[m] = dE_ds * 2.0 / n * per_atom * (total[m] - mean) * per_atom;
+
+  pvector[BIAS_ENERGY] = (comm->me == 0) ? bias_energy : 0.0;
+  pvector[BIAS_SIGMA_E] = (comm->me == 0) ? bias_sigma_e : 0.0;
 }
 
 /* ----------------------------------------------------------------------
@@ -900,6 +970,15 @@ void PairCommittee::take_energy_virial()
       for (int i = 0; i < nall_e; i++)
         for (int k = 0; k < 9; k++) cvatom[i][k] += w * p->cvatom[i][k];
   }
+
+  // the bias is a global energy: in pe and the pressure, not in per-atom tallies
+  if (bias_now) {
+    if (eflag_global && comm->me == 0) eng_vdwl += bias_energy;
+    if (vflag_global || vflag_fdotr)
+      for (int m = 0; m < nmembers(); m++)
+        for (int k = 0; k < 6; k++) virial[k] += bias_coef[m] * members[m]->virial[k];
+  }
+  bias_now = 0;
 }
 
 /* ----------------------------------------------------------------------

@@ -24,6 +24,9 @@ class PairCommittee : public Pair {
  public:
   // order of the global deviation values (also compute pair's vector)
   enum { DEVI_F_MAX, DEVI_F_MIN, DEVI_F_AVG, DEVI_E, DEVI_V_MAX, DEVI_V_MIN, DEVI_V_AVG, NDEVI };
+  // compute pair's vector: the deviations, then the exploration bias's energy and the
+  // committee's energy deviation it was computed from (zero without a bias)
+  enum { BIAS_ENERGY = NDEVI, BIAS_SIGMA_E, NVECTOR };
 
   PairCommittee(class LAMMPS *);
   ~PairCommittee() override;
@@ -84,6 +87,14 @@ class PairCommittee : public Pair {
   int rel_f, rel_v;
   double eps_f, eps_v;
 
+  // uncertainty-driven exploration: E_bias = A [exp(-sigma_e^2 / B^2) - 1], sigma_e the
+  // standard deviation of the members' energies per atom.  Its forces and virial are a
+  // combination of the members' own (coefficients bias_coef), so no second derivatives
+  double bias_a, bias_b;
+  std::vector<double> bias_coef;
+  double bias_energy, bias_sigma_e;
+  int bias_now;    // the current step's driving forces carry the bias
+
   std::string out_file;
   int out_freq, out_append;
   FILE *fp;
@@ -117,6 +128,7 @@ class PairCommittee : public Pair {
   void compute_all_members(int, int, bool);
   void compute_member(int, int, int);
   void add_driving_forces(double **, int);
+  void bias_coefficients();
   std::vector<struct MemberSpace> member_spaces() const;
   void take_energy_virial();
   void deviation_from_buffers(bool);

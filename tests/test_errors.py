@@ -26,6 +26,15 @@ CASES = {
     "negative every": ("pair_style committee every -1 lj/cut 2.5", "every must be >= 0"),
     "nested committee": ("pair_style committee lj/cut 2.5 committee", "cannot be committee"),
     "accelerated member": ("pair_style committee lj/cut/omp 2.5", "accelerated variant"),
+    "bias with one value": ("pair_style committee bias 1.0 lj/cut 2.5",
+                            "Expected floating point"),
+    "bias without values": ("pair_style committee bias", "missing argument"),
+    "bias negative strength": ("pair_style committee bias -1 0.01 lj/cut 2.5 lj/cut 2.5",
+                               "bias strength A must be >= 0"),
+    "bias zero width": ("pair_style committee bias 1 0 lj/cut 2.5 lj/cut 2.5",
+                        "bias width B must be > 0"),
+    "bias one member": ("pair_style committee bias 1 0.01 lj/cut 2.5",
+                        "bias needs at least two members"),
     "member index too large": ("pair_style committee lj/cut 2.5 lj/cut 2.5\n"
                                "pair_coeff 1 1 3 1.0 1.0", "committee member 3, but the "
                                "committee has 2 member"),

@@ -11,18 +11,12 @@ import sys
 
 import pytest
 
-from conftest import HERE, run_mpi
+from conftest import HERE, LJ_CRYSTAL, run_mpi
 
 ROOT = os.path.dirname(HERE)
 DEVICE = "device:15:4"    # X|F|TYPE read, F written: a typical /kk pair style
 
-DECK = """units lj
-lattice fcc 0.8442
-region box block 0 4 0 4 0 4
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-velocity all create 1.0 87287 loop geom
+DECK = LJ_CRYSTAL.replace("0 3 0 3 0 3", "0 4 0 4 0 4") + """velocity all create 1.0 87287 loop geom
 pair_style committee every 2 out_file {d}/devi.out out_freq 2 lj/cut 2.5 lj/cut 2.5
 pair_coeff 1 1 1 1.0 1.0
 pair_coeff 1 1 2 1.1 1.0

@@ -141,6 +141,8 @@ BAD = [
     ({"explore": {"lo_error": "low", "hi_error": 0.2}}, r"explore.lo_error = 'low' must be a number"),
     ({"explore": {"coverage": 1.0}}, r"explore.coverage = 1.0 must be in \(0, 1\)"),
     ({"explore": {"device": "gpu"}}, r"explore.device = 'gpu' must be one of"),
+    ({"explore": {"bias": -1.0}}, r"explore.bias = -1.0 must be >= 0 \(0: off\)"),
+    ({"explore": {"bias": 1.0, "bias_width": 0.0}}, r"explore.bias_width = 0.0 positive"),
     ({"explore": {"lammps_args": ["-k", "on", "g", "1", "-sf", "kk"]}},
      r"need LAMMPS package\(s\) \['KOKKOS'\]"),
 ]
@@ -213,6 +215,22 @@ def test_bad_config_on_every_rank(tmp_path):
 
 
 # ------------------------------------------------------------ end to end
+def test_exploration_bias_reaches_the_walkers_only(tmp_path):
+    """explore.bias: the walkers' committee carries it (pair_style committee bias A B),
+    a production run's does not."""
+    from mdsentry.walkers import committee_commands
+
+    path = write_config(tmp_path, **pretrained(bias=0.5, bias_width=0.005))
+    cfg = load(path)
+    models = cfg["train"]["init_models"]
+    assert " bias 0.5 0.005 " in committee_commands(cfg, models, explore=True)[0]
+    assert "bias" not in committee_commands(cfg, models)[0]
+    mdsentry("run", path, "--no-progress", "--stop-after", "explore")
+    log = (tmp_path / "run" / "walkers" / "walker00" / "log.lammps").read_text()
+    assert "pair_style committee every 10 bias 0.5 0.005 out_file" in log
+    assert state_of(tmp_path)["current"]["row"]["walkers"][0]["end_step"] == 600
+
+
 def test_end_to_end_one_rank(tmp_path):
     """Also the calibrated thresholds: the given v0 explores with explore.lo/hi, the
     trained v1 with lo/hi made from lo_error/hi_error by its calibration (set in the
@@ -382,6 +400,7 @@ def _run_until(path, condition, timeout=600):
     proc.wait()
 
 
+@pytest.mark.slow  # 135 s; kills at every stage boundary: test_mpi_contract, mid-training: MACE
 def test_kill_mid_labelling_and_mid_training_then_resume(tmp_path):
     log = tmp_path / "calls.log"
     # members one after another, so that the kill lands between two of them
@@ -433,6 +452,7 @@ def test_kill_mid_labelling_and_mid_training_then_resume(tmp_path):
     assert los == pytest.approx([it0["thresholds"][0], it1["thresholds"][0]], rel=1e-5)
 
 
+@pytest.mark.slow  # 95 s; cut cells train on core forces only: test_train's cut-cell test
 def test_large_candidates_are_labelled_as_cut_cells(tmp_path):
     """A 500-atom Cu walker with select.cut_above = 200: the selected candidates are cut
     into cluster cells around their uncertain atoms (buffer = the committee's rcut), the

@@ -175,17 +175,19 @@ def test_members_of_a_share():
         members_of(4, (3, 3))
 
 
+FRAMES = os.path.join(os.path.dirname(__file__), "data", "cu_emt.extxyz")
+
+
+@pytest.mark.slow  # ~60 s of dp startups; the 2-rank rewind loop test also trains on two nodes
 def test_committee_trained_on_two_nodes(tmp_path):
     """Two ranks that are two nodes (MDSENTRY_NODE_NAME): rank 0 trains members 1 and 3,
-    rank 1 member 2, each from its own copy of the data; rank 0 collects all three.  A
-    share that fails ends both ranks with its message (a StageError), nothing hangs."""
+    rank 1 member 2, each from its own copy of the data; rank 0 collects all three."""
     import json
 
-    frames = os.path.join(os.path.dirname(__file__), "data", "cu_emt.extxyz")
     out = tmp_path / "ok"
     out.mkdir()
     run_mpi_nodes(["nodeA", "nodeB"], [sys.executable, worker("train_shares.py"),
-                                       "--frames", frames, "--out", str(out)], timeout=600)
+                                       "--frames", FRAMES, "--out", str(out)], timeout=600)
     r0, r1 = (json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1))
     assert r0["share"] == [0, 2] and r1["share"] == [1, 2]
     assert [os.path.basename(os.path.dirname(m)) for m in r0["models"]] == [
@@ -197,10 +199,15 @@ def test_committee_trained_on_two_nodes(tmp_path):
         assert all(f"/{node}/" in s for s in systems), (member, systems)
     assert not (out / "train" / "data").exists()  # rank 0's collecting call trained nothing
 
+
+def test_a_failing_training_share_ends_both_nodes(tmp_path):
+    """A share that fails ends both ranks with its message (a StageError), nothing hangs."""
+    import json
+
     bad = tmp_path / "bad"
     bad.mkdir()
     run_mpi_nodes(["nodeA", "nodeB"], [sys.executable, worker("train_shares.py"),
-                                       "--frames", frames, "--out", str(bad), "--fail-share", "1"],
+                                       "--frames", FRAMES, "--out", str(bad), "--fail-share", "1"],
                   timeout=600)
     for r in (0, 1):
         got = json.loads((bad / f"rank{r}.json").read_text())

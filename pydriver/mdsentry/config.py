@@ -33,6 +33,9 @@ DEFAULTS = {
         "hi_error": None,         #   threshold for each committee by its calibration
         "coverage": 0.9,          # probability of the calibrated error bound
         "after_halt": "continue",  # or "rewind" to the last trusted snapshot
+        "bias": 0.0,              # eV: strength A of the uncertainty-seeking bias
+                                  # A [exp(-sigma_E^2/B^2) - 1] (0: off; pair_committee.rst)
+        "bias_width": 0.01,       # eV/atom: its width B in the members' energy deviation
         "seed": 12345,            # velocity seeds: seed + walker
         "timestep": 0.001,        # ps
         "device": "auto",         # auto, cpu or cuda: the walkers' ML styles (placement.py)
@@ -262,6 +265,9 @@ def validate(given, base_dir=".", source="config"):
     if se["cut_above"] and cfg["train"]["backend"] == "mace":
         problems.append("select.cut_above needs train.backend = \"deepmd\": a cut-out cell's "
                         "buffer atoms must not be fitted, and mace-torch cannot weight atoms")
+    if ex["bias"] < 0 or ex["bias_width"] <= 0:
+        problems.append(f"explore.bias = {ex['bias']} must be >= 0 (0: off) and "
+                        f"explore.bias_width = {ex['bias_width']} positive (eV/atom)")
     if not 0 < ex["coverage"] < 1:
         problems.append(f"explore.coverage = {ex['coverage']} must be in (0, 1)")
     for section, key, minimum in (("explore", "steps", 1), ("explore", "chunk", 1),

@@ -26,8 +26,10 @@ SENTRY = "mdsentry_sentry"
 UNITS, ATOM_STYLE = "metal", "atomic"
 
 
-def committee_commands(cfg, models, workdir_var="${workdir}"):
-    """pair_style committee + pair_coeff lines for the models of a committee."""
+def committee_commands(cfg, models, workdir_var="${workdir}", explore=False):
+    """pair_style committee + pair_coeff lines for the models of a committee; an
+    exploration's carries the uncertainty-seeking bias of ``explore.bias`` (production
+    never does: its dynamics must be the model's)."""
     from mdsentry.train import get_backend
 
     backend = get_backend(cfg["train"]["backend"])
@@ -36,20 +38,23 @@ def committee_commands(cfg, models, workdir_var="${workdir}"):
     device = "cuda" if cfg["explore"].get("device") == "cuda" else "cpu"
     members, coeff = backend.pair_style_members(models, elements, device)
     every = cfg["explore"]["every"]
-    style = (f"pair_style committee every {every} out_file {workdir_var}/model_devi.out "
+    bias = cfg["explore"]["bias"]
+    bias = f"bias {bias!r} {cfg['explore']['bias_width']!r} " if explore and bias > 0 else ""
+    style = (f"pair_style committee every {every} {bias}out_file {workdir_var}/model_devi.out "
              f"out_freq {every} out_append yes {members}")
     coeffs = [f"pair_coeff * * {k + 1} {c}" for k, c in enumerate(coeff)]
     return style, coeffs
 
 
-def system_commands(cfg, models, start, fresh=True, workdir_var="${workdir}", boundary=None):
+def system_commands(cfg, models, start, fresh=True, workdir_var="${workdir}", boundary=None,
+                    explore=False):
     """The head of every deck (exploration and production): units, the boundary (default:
     that of the run's structure), the structure (a data file, or a binary restart when
     not ``fresh``), masses and the committee."""
     head = [f"units {UNITS}", f"atom_style {ATOM_STYLE}",
             f"boundary {boundary or _boundary(cfg)}",
             f"read_data {start}"] if fresh else [f"read_restart {start}"]
-    style, coeffs = committee_commands(cfg, models, workdir_var=workdir_var)
+    style, coeffs = committee_commands(cfg, models, workdir_var=workdir_var, explore=explore)
     return [*head, *mass_commands(cfg["system"]["elements"]), style, *coeffs]
 
 
@@ -73,7 +78,7 @@ def walker_deck(cfg, models, start, fresh, temperature, seed, thresholds=None):
     """LAMMPS commands for one walker; ``start`` is a data file or restart."""
     ex = cfg["explore"]
     lo, hi = thresholds_of(cfg, thresholds)
-    lines = [*system_commands(cfg, models, start, fresh),
+    lines = [*system_commands(cfg, models, start, fresh, explore=True),
              f"fix {SENTRY} all sentry {ex['every']} {lo!r} {hi!r} "
              f"elements {' '.join(cfg['system']['elements'])} file ${{workdir}}/sentry.log "
              f"frames ${{workdir}}/candidates.xyz append yes",
@@ -149,7 +154,7 @@ def hot_swap(walker, cfg, models, thresholds=None):
     exactly: x, v, step)."""
     from mdsentry.ase_lammps import lammps_cell
 
-    style, coeffs = committee_commands(cfg, models)
+    style, coeffs = committee_commands(cfg, models, explore=True)
     lo, hi = thresholds_of(cfg, thresholds)
     if (lo, hi) != walker.thresholds:  # before the swap's check of the current step
         walker.set_thresholds(lo, hi)
