@@ -180,6 +180,8 @@ void PairCommittee::settings(int narg, char **arg)
   eps_f = eps_v = 0.0;
   bias_a = bias_b = 0.0;
   bias_energy = bias_sigma_e = 0.0;
+  // a committee re-created without the bias reports none (compute pair keeps its object)
+  pvector[BIAS_ENERGY] = pvector[BIAS_SIGMA_E] = 0.0;
   out_file.clear();
   out_freq = 0;
   out_append = 0;
@@ -221,6 +223,9 @@ void PairCommittee::settings(int narg, char **arg)
       out_append = utils::logical(FLERR, val, false, lmp);
     } else if (kw == "bias") {
       if (iarg + 3 > narg) utils::missing_cmd_args(FLERR, "pair_style committee bias", error);
+      if (force->pair_map->count(arg[iarg + 1]) || force->pair_map->count(arg[iarg + 2]))
+        error->all(FLERR, "Pair style committee: bias takes two values, A and B, before the "
+                          "first member");
       bias_a = utils::numeric(FLERR, arg[iarg + 1], false, lmp);
       bias_b = utils::numeric(FLERR, arg[iarg + 2], false, lmp);
       if (bias_a < 0.0)
@@ -971,12 +976,22 @@ void PairCommittee::take_energy_virial()
         for (int k = 0; k < 9; k++) cvatom[i][k] += w * p->cvatom[i][k];
   }
 
-  // the bias is a global energy: in pe and the pressure, not in per-atom tallies
+  // the bias's energy is global (in pe, not in per-atom energies: it does not split into
+  // atoms); its virial is sum_m c_m W_m, globally and per atom
   if (bias_now) {
     if (eflag_global && comm->me == 0) eng_vdwl += bias_energy;
-    if (vflag_global || vflag_fdotr)
-      for (int m = 0; m < nmembers(); m++)
-        for (int k = 0; k < 6; k++) virial[k] += bias_coef[m] * members[m]->virial[k];
+    for (int m = 0; m < nmembers(); m++) {
+      Pair *p = members[m];
+      const double c = bias_coef[m];
+      if (vflag_global || vflag_fdotr)
+        for (int k = 0; k < 6; k++) virial[k] += c * p->virial[k];
+      if (vflag_atom && p->vatom)
+        for (int i = 0; i < nall_e; i++)
+          for (int k = 0; k < 6; k++) vatom[i][k] += c * p->vatom[i][k];
+      if (cvflag_atom && p->cvatom)
+        for (int i = 0; i < nall_e; i++)
+          for (int k = 0; k < 9; k++) cvatom[i][k] += c * p->cvatom[i][k];
+    }
   }
   bias_now = 0;
 }

@@ -53,9 +53,19 @@ def test_bias_closed_form(runs, layout, mode):
     assert d[f"bias_{mode}_pe"] == pytest.approx(pe + b["energy"], rel=1e-12)
     assert np.allclose(d[f"bias_{mode}_virial"], virial + b["virial"], rtol=1e-10,
                        atol=1e-10 * np.abs(virial).max())
+    # per atom: the bias's virial is in compute stress/atom too
+    assert np.allclose(d[f"bias_{mode}_virial_atoms"], d[f"bias_{mode}_virial"], rtol=1e-10,
+                       atol=1e-10 * np.abs(virial).max())
     # compute pair committee's elements 8 and 9
     assert d[f"bias_{mode}_vector"][7] == pytest.approx(b["energy"], rel=1e-10)
     assert d[f"bias_{mode}_vector"][8] == pytest.approx(b["sigma_e"], rel=1e-10)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_committee_without_the_bias_reports_none(runs, layout):
+    d = runs[layout]
+    assert np.all(d["unbiased_vector"][7:] == 0.0)
+    assert d["unbiased_vector"][0] > 0.0    # its deviations are there
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

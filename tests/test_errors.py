@@ -27,7 +27,7 @@ CASES = {
     "nested committee": ("pair_style committee lj/cut 2.5 committee", "cannot be committee"),
     "accelerated member": ("pair_style committee lj/cut/omp 2.5", "accelerated variant"),
     "bias with one value": ("pair_style committee bias 1.0 lj/cut 2.5",
-                            "Expected floating point"),
+                            "bias takes two values, A and B"),
     "bias without values": ("pair_style committee bias", "missing argument"),
     "bias negative strength": ("pair_style committee bias -1 0.01 lj/cut 2.5 lj/cut 2.5",
                                "bias strength A must be >= 0"),

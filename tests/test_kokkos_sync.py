@@ -17,7 +17,7 @@ ROOT = os.path.dirname(HERE)
 DEVICE = "device:15:4"    # X|F|TYPE read, F written: a typical /kk pair style
 
 DECK = LJ_CRYSTAL.replace("0 3 0 3 0 3", "0 4 0 4 0 4") + """velocity all create 1.0 87287 loop geom
-pair_style committee every 2 out_file {d}/devi.out out_freq 2 lj/cut 2.5 lj/cut 2.5
+pair_style committee every 2 {bias}out_file {d}/devi.out out_freq 2 lj/cut 2.5 lj/cut 2.5
 pair_coeff 1 1 1 1.0 1.0
 pair_coeff 1 1 2 1.1 1.0
 fix nve all nve
@@ -49,18 +49,18 @@ def program(tmp_path_factory):
     return exe, plugin
 
 
-def launch(program, d, nprocs, mode, spaces, check=True):
+def launch(program, d, nprocs, mode, spaces, check=True, bias=""):
     exe, plugin = program
     d.mkdir(parents=True, exist_ok=True)
-    (d / "in.deck").write_text(DECK.format(d=d))
+    (d / "in.deck").write_text(DECK.format(d=d, bias=bias))
     env = dict(os.environ, MDSENTRY_NO_AUTOLOAD="1")
     env.pop("LAMMPS_PLUGIN_PATH", None)    # the plugin is loaded once, by the deck's driver
     return run_mpi(nprocs, [exe, plugin, str(d / "in.deck"), str(d / "sync.log"), mode, spaces],
                    env=env, timeout=300, check=check)
 
 
-def run(program, d, nprocs, mode, spaces):
-    launch(program, d, nprocs, mode, spaces)
+def run(program, d, nprocs, mode, spaces, bias=""):
+    launch(program, d, nprocs, mode, spaces, bias=bias)
     logs = [(d / f"sync.log.{r}").read_text().splitlines() for r in range(nprocs)]
     return logs, (d / "devi.out").read_text(), (d / "frames.xyz").read_text()
 
@@ -144,6 +144,18 @@ def test_copy_path_gives_the_host_results(program, tmp_path):
     assert len(one) == len(two) == 3
     for a, b in zip(one, two):
         np.testing.assert_allclose(a.positions, b.positions, atol=1e-12)
+
+
+def test_copy_path_with_the_exploration_bias(program, tmp_path):
+    """The bias's forces (a combination of the members' copied-out forces) are the host
+    path's bit for bit: same deviations and frames along the run."""
+    bias = "bias 1.0 0.3 "    # lj units: the members' energies differ by ~0.3 per atom
+    plain = run(program, tmp_path / "plain", 2, "plain", "host,host", bias=bias)
+    unbiased = run(program, tmp_path / "unbiased", 2, "plain", "host,host")
+    assert plain[1] != unbiased[1]    # the bias changed the trajectory
+    _, devi, frames = run(program, tmp_path / "dev2", 2, "record", f"{DEVICE},{DEVICE}",
+                          bias=bias)
+    assert devi == plain[1] and frames == plain[2]
 
 
 def test_kokkos_member_needs_a_kokkos_build(program, tmp_path):

@@ -35,7 +35,8 @@ DEFAULTS = {
         "after_halt": "continue",  # or "rewind" to the last trusted snapshot
         "bias": 0.0,              # eV: strength A of the uncertainty-seeking bias
                                   # A [exp(-sigma_E^2/B^2) - 1] (0: off; pair_committee.rst)
-        "bias_width": 0.01,       # eV/atom: its width B in the members' energy deviation
+        "bias_width": 0.002,      # eV/atom: its width B in the members' energy deviation
+                                  # (about that of trusted frames; compute pair's element 4)
         "seed": 12345,            # velocity seeds: seed + walker
         "timestep": 0.001,        # ps
         "device": "auto",         # auto, cpu or cuda: the walkers' ML styles (placement.py)

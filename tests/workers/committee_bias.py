@@ -63,8 +63,12 @@ for name, (style, coeffs) in CASES.items():
     committee = style.startswith("pair_style committee")
     if committee:
         lmp.command("compute devi all pair committee")
+    # per-atom virials (stress/atom is minus the virial per atom, in pressure x volume)
+    lmp.command("compute sa all stress/atom NULL virial")
+    lmp.command("compute sasum all reduce sum " + " ".join(f"c_sa[{i}]" for i in range(1, 7)))
     lmp.command("compute vir all pressure NULL virial")
-    lmp.command("thermo_style custom step pe vol " + " ".join(f"c_vir[{i}]" for i in range(1, 7)))
+    lmp.command("thermo_style custom step pe vol " + " ".join(f"c_vir[{i}]" for i in range(1, 7))
+                + " c_sasum[1]")
     lmp.command("thermo_modify norm no")
     lmp.command("run 0")
     result[f"{name}_f"] = np.array(lmp.gather_atoms("f", 1, 3), dtype=float).reshape(-1, 3)
@@ -72,6 +76,8 @@ for name, (style, coeffs) in CASES.items():
     vol = lmp.get_thermo("vol")
     result[f"{name}_virial"] = np.array(
         [lmp.extract_compute("vir", 0, 1)[i] for i in range(6)]) * vol / NKTV2P
+    result[f"{name}_virial_atoms"] = -np.array(
+        [lmp.extract_compute("sasum", 0, 1)[i] for i in range(6)]) / NKTV2P
     if committee:
         result[f"{name}_vector"] = np.array([lmp.extract_compute("devi", 0, 1)[i]
                                              for i in range(9)])
@@ -93,6 +99,13 @@ for name, (style, coeffs) in CASES.items():
             lmp.command("group one delete")
         result["fd_bias_force"] = np.array(fd).reshape(3, 3)
         result["fd_ids"] = np.array([1, 40, 97])
+        # the committee re-created without the bias (a hot swap) reports none
+        lmp.command("pair_style committee eam/alloy eam/alloy")
+        lmp.command(f"pair_coeff {A.format(1)}")
+        lmp.command(f"pair_coeff {B.format(2)}")
+        lmp.command("run 0")
+        result["unbiased_vector"] = np.array([lmp.extract_compute("devi", 0, 1)[i]
+                                              for i in range(9)])
     result["natoms"] = lmp.get_natoms()
     lmp.close()
 
