@@ -100,11 +100,18 @@ def test_error_message(name):
 
 
 def run_deck(tmp_path, text, nprocs=2, name="in.bad"):
+    """mpirun lmp -in deck; stdout also holds rank 0's log file, which keeps an error that
+    rank raised alone even when MPI_Abort ends the job before mpirun forwards its output
+    (seen on a loaded machine)."""
     deck = tmp_path / name
     deck.write_text(text)
-    return subprocess.run([MPIRUN, "-np", str(nprocs), LMP, "-in", str(deck), "-log", "none"],
+    log = tmp_path / f"{name}.log"
+    proc = subprocess.run([MPIRUN, "-np", str(nprocs), LMP, "-in", str(deck), "-log", str(log)],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path,
                           env=dict(os.environ, OMP_NUM_THREADS="1"))
+    if log.exists():
+        proc.stdout += log.read_text()
+    return proc
 
 
 @pytest.mark.parametrize("name", ["member index too large", "sentry lo > hi",
