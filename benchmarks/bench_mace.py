@@ -44,6 +44,7 @@ velocity all create 600.0 4928459 mom yes rot yes dist gaussian
 fix nve all nve
 timestep 0.002
 thermo 1000
+thermo_style custom step temp
 """
 
 
@@ -63,6 +64,8 @@ def run_lammps(n, commands, steps, comm=None):
     lmp.commands_list(commands)
     # neighbor lists, and torch's first (profiling) calls of every member: committee
     # members beyond the leader run only on deviation steps (every 10)
+    # no energy in thermo: a thermo step tallies energy, which makes the committee
+    # evaluate every member (the last step of each run is one)
     lmp.command("run 21")
     t0 = time.perf_counter()
     lmp.command(f"run {steps} pre no post no")
@@ -73,6 +76,8 @@ def run_lammps(n, commands, steps, comm=None):
 
 
 def fix_external_rate(n, steps):
+    """Steps/s of route (a), and the share of its time inside mace-torch's model call
+    (forward, forces and stress): the part no faster glue could remove."""
     from mace.calculators import MACECalculator
 
     from mdsentry.ase_lammps import attach_calculator
@@ -88,11 +93,21 @@ def fix_external_rate(n, steps):
     attach_calculator(lmp, calc, atoms, ["Cu"], cutoff=4.5)
     lmp.command("fix nve all nve")
     lmp.command("run 2")
+    model, spent = calc.models[0], [0.0]
+    call = model.forward
+
+    def timed(*args, **kwargs):
+        t = time.perf_counter()
+        out = call(*args, **kwargs)
+        spent[0] += time.perf_counter() - t
+        return out
+
+    model.forward = timed
     t0 = time.perf_counter()
     lmp.command(f"run {steps} pre no post no")
     dt = time.perf_counter() - t0
     lmp.close()
-    return steps / dt
+    return steps / dt, spent[0] / dt
 
 
 def bare_forward_rate(n, steps):
@@ -154,6 +169,8 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--sizes", type=int, nargs="+", default=[5, 8], help="fcc repeats (4 n^3 atoms)")
+    ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2],
+                    help="the LAMMPS rows on these rank counts (1 is the reference)")
     ap.add_argument("--worker", action="store_true")
     args = ap.parse_args()
     os.environ["OMP_NUM_THREADS"] = "1"
@@ -162,23 +179,27 @@ def main():
     import torch
 
     torch.set_num_threads(1)
-    rows = {p: mpirun(p, args.sizes, args.steps, args.repeat) for p in (1, 2)}
+    rows = {p: mpirun(p, args.sizes, args.steps, args.repeat) for p in sorted({1, *args.ranks})}
     print(f"{'atoms':>6s} {'case':40s} {'steps/s':>9s} {'atom-steps/s':>13s} {'ratio':>8s}")
     for n in args.sizes:
         natoms = 4 * n ** 3
         mace1 = rows[1][f"{natoms}|pair_style mace"]
-        ext = max(fix_external_rate(n, max(3, args.steps // 4)) for _ in range(args.repeat))
+        ext, model_share = max(fix_external_rate(n, max(3, args.steps // 4))
+                               for _ in range(args.repeat))
         bare = max(bare_forward_rate(n, args.steps) for _ in range(args.repeat))
 
         def line(name, rate, ratio_label):
             print(f"{natoms:6d} {name:40s} {rate:9.2f} {rate * natoms:13.0f} {ratio_label:>8s}")
 
         line("pair_style mace, 1 rank (owned graph)", mace1, "1.00")
-        line("pair_style mace, 2 ranks (ghost graph)", rows[2][f"{natoms}|pair_style mace"],
-             f"{mace1 / rows[2][f'{natoms}|pair_style mace']:.2f}")
+        if 2 in rows:
+            line("pair_style mace, 2 ranks (ghost graph)", rows[2][f"{natoms}|pair_style mace"],
+                 f"{mace1 / rows[2][f'{natoms}|pair_style mace']:.2f}")
         line("(a) fix external + MACECalculator", ext, f"{mace1 / ext:.2f}")
+        print(f"{'':6s}   of which mace-torch's model call: {100 * model_share:.0f} % "
+              f"(that call alone, without the glue: {1 / model_share:.2f}x faster than (a))")
         line("(b) bare TorchScript forward (Python)", bare, f"{mace1 / bare:.2f}")
-        for p in (1, 2):
+        for p in rows:
             com = rows[p][f"{natoms}|committee N=4 every 10"]
             one = rows[p][f"{natoms}|pair_style mace"]
             line(f"committee N=4 every 10, {p} rank(s)", com, f"{one / com:.2f}")

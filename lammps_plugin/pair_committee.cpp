@@ -952,47 +952,35 @@ void PairCommittee::bias_coefficients()
 
 void PairCommittee::take_energy_virial()
 {
-  const int n = mean_forces ? nmembers() : 1;
+  const int n = mean_forces ? nmembers() : 1;    // the members that drive the dynamics
   const double w = 1.0 / n;
   const int nlocal = atom->nlocal;
   const int nall_e = force->newton_pair ? nlocal + atom->nghost : nlocal;
 
-  for (int m = 0; m < n; m++) {
+  // energies are the driving members' (weight w); virials, per atom too, also carry the
+  // bias's sum_m c_m W_m.  The bias energy is global: it does not split into atoms
+  const int nv = bias_now ? nmembers() : n;
+  for (int m = 0; m < nv; m++) {
     Pair *p = members[m];
-    if (eflag_global) {
-      eng_vdwl += (n == 1) ? p->eng_vdwl : w * p->eng_vdwl;
-      eng_coul += (n == 1) ? p->eng_coul : w * p->eng_coul;
+    const double wd = (m < n) ? w : 0.0;
+    const double wv = wd + (bias_now ? bias_coef[m] : 0.0);
+    if (eflag_global && m < n) {
+      eng_vdwl += wd * p->eng_vdwl;
+      eng_coul += wd * p->eng_coul;
     }
     // in F dot r mode ev_setup() clears vflag_global; members did their own fdotr
     if (vflag_global || vflag_fdotr)
-      for (int k = 0; k < 6; k++) virial[k] += (n == 1) ? p->virial[k] : w * p->virial[k];
-    if (eflag_atom && p->eatom)
-      for (int i = 0; i < nall_e; i++) eatom[i] += w * p->eatom[i];
+      for (int k = 0; k < 6; k++) virial[k] += wv * p->virial[k];
+    if (eflag_atom && p->eatom && m < n)
+      for (int i = 0; i < nall_e; i++) eatom[i] += wd * p->eatom[i];
     if (vflag_atom && p->vatom)
       for (int i = 0; i < nall_e; i++)
-        for (int k = 0; k < 6; k++) vatom[i][k] += w * p->vatom[i][k];
+        for (int k = 0; k < 6; k++) vatom[i][k] += wv * p->vatom[i][k];
     if (cvflag_atom && p->cvatom)
       for (int i = 0; i < nall_e; i++)
-        for (int k = 0; k < 9; k++) cvatom[i][k] += w * p->cvatom[i][k];
+        for (int k = 0; k < 9; k++) cvatom[i][k] += wv * p->cvatom[i][k];
   }
-
-  // the bias's energy is global (in pe, not in per-atom energies: it does not split into
-  // atoms); its virial is sum_m c_m W_m, globally and per atom
-  if (bias_now) {
-    if (eflag_global && comm->me == 0) eng_vdwl += bias_energy;
-    for (int m = 0; m < nmembers(); m++) {
-      Pair *p = members[m];
-      const double c = bias_coef[m];
-      if (vflag_global || vflag_fdotr)
-        for (int k = 0; k < 6; k++) virial[k] += c * p->virial[k];
-      if (vflag_atom && p->vatom)
-        for (int i = 0; i < nall_e; i++)
-          for (int k = 0; k < 6; k++) vatom[i][k] += c * p->vatom[i][k];
-      if (cvflag_atom && p->cvatom)
-        for (int i = 0; i < nall_e; i++)
-          for (int k = 0; k < 9; k++) cvatom[i][k] += c * p->cvatom[i][k];
-    }
-  }
+  if (bias_now && eflag_global && comm->me == 0) eng_vdwl += bias_energy;
   bias_now = 0;
 }
 
