@@ -909,6 +909,26 @@ void PairCommittee::add_driving_forces(double **f, int nall)
 }
 
 /* ----------------------------------------------------------------------
+   deepmd-kit's energy deviation: the standard deviation over the n members of their
+   energy per atom (energies are totals over ranks, stride apart); mean: their mean
+------------------------------------------------------------------------- */
+
+static double energy_deviation(const double *total, int stride, int n, double natoms,
+                               double &mean)
+{
+  const double per_atom = natoms > 0.0 ? 1.0 / natoms : 0.0;
+  mean = 0.0;
+  for (int m = 0; m < n; m++) mean += total[stride * m] * per_atom;
+  mean /= n;
+  double s = 0.0;
+  for (int m = 0; m < n; m++) {
+    const double diff = total[stride * m] * per_atom - mean;
+    s += diff * diff;
+  }
+  return sqrt(s / n);
+}
+
+/* ----------------------------------------------------------------------
    uncertainty-driven exploration (Kulichenko et al., Nat. Comput. Sci. 3, 230 (2023)):
      E_bias = A [exp(-s / B^2) - 1],  s = 1/M sum_m (e_m - <e>)^2,  e_m = E_m / N
    With ds/dx = 2/(M N) sum_m (e_m - <e>) dE_m/dx, the bias's forces and virial are
@@ -925,22 +945,18 @@ void PairCommittee::bias_coefficients()
   for (int m = 0; m < n; m++) local[m] = members[m]->eng_vdwl + members[m]->eng_coul;
   MPI_Allreduce(local.data(), total.data(), n, MPI_DOUBLE, MPI_SUM, world);
 
-  double mean = 0.0;
-  for (int m = 0; m < n; m++) mean += total[m];
-  mean /= n;
-  double s = 0.0;
-  for (int m = 0; m < n; m++) s += (total[m] - mean) * (total[m] - mean);
-  // per atom: the same scale as deepmd-kit's energy deviation
+  // s is the square of deepmd-kit's energy deviation (compute pair's element 4)
+  double mean;
+  bias_sigma_e = energy_deviation(total.data(), 1, n, natoms, mean);
+  const double s = bias_sigma_e * bias_sigma_e;
   const double per_atom = natoms > 0.0 ? 1.0 / natoms : 0.0;
-  s *= per_atom * per_atom / n;
 
   const double b2 = bias_b * bias_b;
   const double decay = exp(-s / b2);
   bias_energy = bias_a * (decay - 1.0);
-  bias_sigma_e = sqrt(s);
   const double dE_ds = -bias_a / b2 * decay;
   for (int m = 0; m < n; m++)
-    bias_coef[m] = dE_ds * 2.0 / n * per_atom * (total[m] - mean) * per_atom;
+    bias_coef[m] = dE_ds * 2.0 / n * per_atom * (total[m] * per_atom - mean);
 
   pvector[BIAS_ENERGY] = (comm->me == 0) ? bias_energy : 0.0;
   pvector[BIAS_SIGMA_E] = (comm->me == 0) ? bias_sigma_e : 0.0;
@@ -1040,15 +1056,8 @@ void PairCommittee::deviation_from_buffers(bool with_ev)
   }
   MPI_Allreduce(local.data(), total.data(), 7 * n, MPI_DOUBLE, MPI_SUM, world);
 
-  double eavg = 0.0;
-  for (int m = 0; m < n; m++) eavg += total[7 * m] / natoms;
-  eavg /= n;
-  double es = 0.0;
-  for (int m = 0; m < n; m++) {
-    const double diff = total[7 * m] / natoms - eavg;
-    es += diff * diff;
-  }
-  devi[DEVI_E] = sqrt(es / n);
+  double eavg;
+  devi[DEVI_E] = energy_deviation(total.data(), 7, n, natoms, eavg);
 
   // 9-component virial per atom, as deepmd-kit: xx xy xz yx yy yz zx zy zz
   static const int comp9[9] = {0, 3, 4, 3, 1, 5, 4, 5, 2};
