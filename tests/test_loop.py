@@ -356,8 +356,10 @@ def test_two_walkers_of_one_rank_with_a_failing_oracle(tmp_path):
 
 def test_one_walker_of_two_ranks_rewinds_after_a_halt(tmp_path):
     """One walker on two ranks that are two nodes; hi low enough to halt; after_halt =
-    rewind.  Each node's first rank trains its share of the committee."""
-    path = write_config(tmp_path, **pretrained(hi=0.12, lo=0.04, after_halt="rewind"))
+    rewind.  Each node's first rank trains its share of the committee.  Selection:
+    uniform among the candidates (select.method = "random")."""
+    path = write_config(tmp_path, **dict(pretrained(hi=0.12, lo=0.04, after_halt="rewind"),
+                                         select={"budget": 3, "method": "random"}))
     mdsentry("run", path, "--no-progress", nodes=["nodeA", "nodeB"], timeout=900)
     state = state_of(tmp_path)
     assert state["stage"] == "done"
@@ -369,6 +371,8 @@ def test_one_walker_of_two_ranks_rewinds_after_a_halt(tmp_path):
     assert w1["start_step"] < w0["end_step"] and w1["start_step"] % 200 == 0
     log = (tmp_path / "run" / "mdsentry.log").read_text()
     assert f"walkers rewound to step {w1['start_step']}" in log
+    assert it0["candidates"] > 3 and it0["selected"] == 3
+    assert f"selected 3 of {it0['candidates']} candidates by random" in log
     # the rewound walker's statistics are its own checks, not the earlier lines of the
     # log that share its step numbers
     trace = read_trace(str(tmp_path / "run" / "walkers" / "walker00" / "sentry.log"))

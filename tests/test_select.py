@@ -3,7 +3,7 @@
 import numpy as np
 from ase.build import bulk
 
-from mdsentry.select import descriptor, select
+from mdsentry.select import descriptor, random_choice, select
 
 
 def family(kind, n, seed):
@@ -16,6 +16,18 @@ def family(kind, n, seed):
         a.rattle(0.001 if kind != "hot" else 0.25, seed=seed + k)
         frames.append(a)
     return frames
+
+
+def test_random_choice_is_uniform_without_replacement_and_seeded():
+    picks = random_choice(50, 10, seed=7)
+    assert len(picks) == len(set(picks)) == 10 and all(0 <= k < 50 for k in picks)
+    assert picks == random_choice(50, 10, seed=7)  # a resumed selection picks the same
+    assert picks != random_choice(50, 10, seed=8)
+    assert sorted(random_choice(4, 10, seed=1)) == [0, 1, 2, 3] and random_choice(0, 5, 1) == []
+    # uniform: every index drawn about equally often over many seeds
+    counts = np.bincount(np.concatenate([random_choice(20, 5, s) for s in range(4000)]),
+                         minlength=20)
+    assert counts.min() > 0.85 * 1000 and counts.max() < 1.15 * 1000
 
 
 def test_descriptor_invariances():

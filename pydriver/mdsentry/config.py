@@ -60,7 +60,8 @@ DEFAULTS = {
     "select": {
         "budget": 20,             # frames labelled per iteration at most
         "min_distance": 0.05,     # near-duplicate threshold (relative descriptor distance)
-        "method": "fps",          # or "maxdet": per-atom model features (select.maxdet)
+        "method": "fps",          # or "maxdet": per-atom model features (select.maxdet),
+                                  # or "random": uniform among the candidates
         "random_fraction": 0.2,   # maxdet: share of the budget drawn at random
         "max_atoms": 64,          # maxdet: uncertain atoms per candidate at most
         "cut_above": 0,           # candidates with more atoms are labelled as cut-out cells
@@ -104,7 +105,7 @@ _CHOICES = {("explore", "after_halt"): ("continue", "rewind"),
             ("field", "oracle"): ("zero", "given"),
             ("train", "device"): ("auto", "cpu", "cuda"),
             ("explore", "device"): ("auto", "cpu", "cuda"),
-            ("select", "method"): ("fps", "maxdet"),
+            ("select", "method"): ("fps", "maxdet", "random"),
             ("select", "cut_mode"): ("cluster", "cell")}
 _FORBIDDEN_IN_DECK = re.compile(
     r"^\s*(pair_style|pair_coeff|read_data|read_restart|create_box|run|minimize|clear|units|"

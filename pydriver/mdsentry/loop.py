@@ -345,7 +345,7 @@ def _finish(ctx, state, reason):
 
 
 def stage_select(ctx, state):
-    from mdsentry.select import select
+    from mdsentry.select import random_choice, select
 
     cfg, cur = ctx.cfg, state["current"]
 
@@ -356,6 +356,8 @@ def stage_select(ctx, state):
         budget = min(cfg["select"]["budget"], cfg["loop"]["max_labels"] - state["labels_used"])
         if cfg["select"]["method"] == "maxdet":
             picked = _select_maxdet(ctx, state, cands, budget)
+        elif cfg["select"]["method"] == "random":
+            picked = random_choice(len(cands), budget, cfg["explore"]["seed"] + state["iteration"])
         else:
             training = store.read(ctx.store, status="labelled")
             picked = select(cands, training, budget=budget,

@@ -113,6 +113,15 @@ def select(candidates, training=(), budget=10, min_distance=0.05, rcut=5.0, scor
     return picked
 
 
+def random_choice(n, budget, seed):
+    """Indices of ``budget`` of ``n`` candidates drawn uniformly without replacement
+    (select.method = "random"): DP-GEN's choice within the candidate band, and, with
+    explore.lo near 0 (every checked frame a candidate), random MD frames, the baseline
+    any selection must beat.  A fixed seed, so a resumed selection picks the same."""
+    rng = np.random.default_rng(seed)
+    return [int(k) for k in rng.choice(n, size=min(n, max(budget, 0)), replace=False)]
+
+
 # ----------------------------------------------------------------- maxdet
 # Batch selection on the committee's own per-atom features (select.method = "maxdet"):
 # a model whose per-atom energy is linear in its last-layer features f_i learns most
