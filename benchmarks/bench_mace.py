@@ -13,9 +13,10 @@ Cu cells of 500 and 2048 atoms, the tiny test model tests/data/mace/cu_1 (L=1,
 
 Goals (issue #12): pair_style mace >= 5x faster than (a), within 1.2x of (b),
 committee N=4 every 10 <= 1.33x one member.  Prints absolute figures and ratios
-measured in the same run (best of --repeat).
+measured in the same run (best of --repeat; the LAMMPS cases of one cell alternate in
+windows of 10 steps, see lammps_rates).
 
-    .venv/bin/python benchmarks/bench_mace.py [--steps 20] [--repeat 2] [--sizes 5 8]
+    .venv/bin/python benchmarks/bench_mace.py [--steps 40] [--repeat 2] [--sizes 5 8]
 (runs itself under mpirun for the 2-rank rows)
 """
 
@@ -56,23 +57,41 @@ def lammps_cases():
     }
 
 
-def run_lammps(n, commands, steps, comm=None):
+def lammps_rates(n, cases, steps, comm=None):
+    """Steps/s of every case (name -> commands) on an n^3 cell, the cases' LAMMPS
+    instances alive together and timed in alternating windows of 10 steps.
+
+    This machine's speed drifts by up to 2x over minutes; alternating windows give
+    every case the same share of fast and slow spells, which back-to-back runs do not
+    (the committee/one-member ratio at 2048 atoms scattered from 1.3x to 2x that way).
+    """
     from mdsentry.lmp import lammps
 
-    lmp = lammps(comm=comm)
-    lmp.commands_string(system(n))
-    lmp.commands_list(commands)
-    # neighbor lists, and torch's first (profiling) calls of every member: committee
-    # members beyond the leader run only on deviation steps (every 10)
-    # no energy in thermo: a thermo step tallies energy, which makes the committee
-    # evaluate every member (the last step of each run is one)
-    lmp.command("run 21")
-    t0 = time.perf_counter()
-    lmp.command(f"run {steps} pre no post no")
-    dt = time.perf_counter() - t0
-    natoms = lmp.get_natoms()
-    lmp.close()
-    return steps / dt, natoms
+    runs = {}
+    for name, commands in cases.items():
+        lmp = lammps(comm=comm)
+        lmp.commands_string(system(n))
+        lmp.commands_list(commands)
+        # neighbor lists, and torch's first (profiling) calls of every member: committee
+        # members beyond the leader run only on deviation steps (every 10)
+        lmp.command("run 20")
+        runs[name] = lmp
+    # The last step of every run is a thermo step, and LAMMPS tallies energy and virial
+    # on every thermo step whatever thermo_style prints, so the committee evaluates all
+    # members there.  Windows start and end on multiples of 10, so that step is one of
+    # the scheduled deviation steps, as in a production run with thermo a multiple of
+    # every; a window ending elsewhere adds an unscheduled full step (20 steps ending at
+    # 41: 3 of 20 full steps, 1.45x instead of 1.30x).
+    spent = dict.fromkeys(cases, 0.0)
+    for _ in range(steps // 10):
+        for name, lmp in runs.items():
+            t0 = time.perf_counter()
+            lmp.command("run 10 pre no post no")
+            spent[name] += time.perf_counter() - t0
+    natoms = next(iter(runs.values())).get_natoms()
+    for lmp in runs.values():
+        lmp.close()
+    return {name: steps // 10 * 10 / dt for name, dt in spent.items()}, natoms
 
 
 def fix_external_rate(n, steps):
@@ -147,8 +166,8 @@ def worker(sizes, steps, repeat):
     best = {}
     for _ in range(repeat):
         for n in sizes:
-            for name, commands in lammps_cases().items():
-                rate, natoms = run_lammps(n, commands, steps, comm=MPI.COMM_WORLD)
+            rates, natoms = lammps_rates(n, lammps_cases(), steps, comm=MPI.COMM_WORLD)
+            for name, rate in rates.items():
                 key = f"{natoms}|{name}"
                 best[key] = max(best.get(key, 0.0), rate)
     if MPI.COMM_WORLD.rank == 0:
@@ -166,13 +185,15 @@ def mpirun(nprocs, sizes, steps, repeat):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--sizes", type=int, nargs="+", default=[5, 8], help="fcc repeats (4 n^3 atoms)")
     ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2],
                     help="the LAMMPS rows on these rank counts (1 is the reference)")
     ap.add_argument("--worker", action="store_true")
     args = ap.parse_args()
+    if args.steps % 10:
+        ap.error("--steps must be a multiple of 10 (the committee's every; see lammps_rates)")
     os.environ["OMP_NUM_THREADS"] = "1"
     if args.worker:
         return worker(args.sizes, args.steps, args.repeat)
