@@ -17,7 +17,7 @@ from ase.io import write
 
 from conftest import BIN, HERE, run_mpi, run_mpi_nodes
 from mdsentry import store
-from mdsentry.config import ConfigError, load
+from mdsentry.config import ConfigError, dumps, load
 from mdsentry.explore import read_trace
 
 MDSENTRY = os.path.join(BIN, "mdsentry")
@@ -36,18 +36,6 @@ def pretrained(**explore):
         "explore": dict({"temperatures": [1500.0], "hi": 0.5}, **explore),
         "select": {"budget": 10},
     }
-
-
-def _toml_value(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
-    return repr(v)
 
 
 def write_config(tmp_path, **sections):
@@ -70,12 +58,8 @@ def write_config(tmp_path, **sections):
             cfg[name].update(values)
         else:
             cfg[name] = values
-    lines = [f"workdir = {_toml_value(cfg.pop('workdir'))}"]
-    for name, values in cfg.items():
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
     path = tmp_path / "run.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(dumps(cfg))
     return str(path)
 
 
@@ -146,6 +130,33 @@ BAD = [
     ({"explore": {"lammps_args": ["-k", "on", "g", "1", "-sf", "kk"]}},
      r"need LAMMPS package\(s\) \['KOKKOS'\]"),
 ]
+
+
+def test_config_dumps_round_trips(tmp_path):
+    """config.dumps writes what load reads: strings with quotes and backslashes, lists,
+    booleans, inline tables; None (TOML has no null) falls back to the default."""
+    import tomllib
+
+    cfg = {"workdir": "run", "system": {"structure": "cu.extxyz"},
+           "explore": {"temperatures": [300.0, 600.0], "lo": 0.05, "hi": 0.3,
+                       "deck": 'in "md" \\ deck.in', "lo_error": None, "lammps_args": []},
+           "oracle": {"calculator": "emt", "kwargs": {"xc": "PBE", "kpts": [2, 2, 2],
+                                                      "ldipol": True, "skip": None}},
+           "train": {"warm_start": False}}
+    text = dumps(cfg)
+    assert tomllib.loads(text) == {
+        "workdir": "run", "system": {"structure": "cu.extxyz"},
+        "explore": {"temperatures": [300.0, 600.0], "lo": 0.05, "hi": 0.3,
+                    "deck": 'in "md" \\ deck.in', "lammps_args": []},
+        "oracle": {"calculator": "emt", "kwargs": {"xc": "PBE", "kpts": [2, 2, 2], "ldipol": True}},
+        "train": {"warm_start": False}}
+    write(tmp_path / "cu.extxyz", bulk("Cu", "fcc", a=3.61, cubic=True))
+    (tmp_path / 'in "md" \\ deck.in').write_text("fix md all nve\n")
+    (tmp_path / "run.toml").write_text(text + "[data]\nbootstrap = 4\n")
+    loaded = load(str(tmp_path / "run.toml"))
+    assert loaded["explore"]["lo_error"] is None and loaded["train"]["warm_start"] is False
+    assert loaded["oracle"]["kwargs"] == {"xc": "PBE", "kpts": [2, 2, 2], "ldipol": True}
+    assert loaded["explore"]["deck"].endswith('in "md" \\ deck.in')
 
 
 @pytest.mark.parametrize("override,message", BAD, ids=[m[:28] for _, m in BAD])

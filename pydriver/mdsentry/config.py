@@ -396,6 +396,31 @@ def _check_contents(cfg, problems):
                                 f"(its types: {known})")
 
 
+def dumps(cfg):
+    """TOML text of a config dict (top-level keys, then one table per section; nested
+    dicts such as oracle.kwargs inline): what scripts that sweep settings write for
+    ``mdsentry run``.  ``None`` values are left out (TOML has no null: the default)."""
+    import json
+
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return json.dumps(v)  # a JSON string is a TOML basic string
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {value(x)}" for k, x in v.items()
+                                   if x is not None) + "}"
+        return repr(v)
+
+    top = [f"{k} = {value(v)}" for k, v in cfg.items() if not isinstance(v, dict) and v is not None]
+    for name, table in cfg.items():
+        if isinstance(table, dict):
+            top += [f"[{name}]"] + [f"{k} = {value(v)}" for k, v in table.items() if v is not None]
+    return "\n".join(top) + "\n"
+
+
 def load(path):
     """Read and validate a TOML config file."""
     try:
