@@ -117,15 +117,25 @@ def run(strategy, seed, pool, test, base, band, args, workdir):
     return curve, p99
 
 
-def calls_to_reach(curve, target, budget):
-    """Labels at which the curve first reaches target (linear between rounds); None
-    if it never does."""
-    for r in range(1, len(curve)):
-        if curve[r] <= target:
-            a, b = curve[r - 1], curve[r]
-            frac = 1.0 if a <= b else min(1.0, max(0.0, (a - target) / (a - b)))
-            return budget * (r - 1 + frac)
+def calls_to_reach(points, target):
+    """Oracle calls at which a curve of (calls, RMSE) points first reaches target
+    (linear between points); None if it never does."""
+    for (c0, r0), (c1, r1) in zip(points, points[1:]):
+        if r1 <= target:
+            frac = 1.0 if r0 <= r1 else min(1.0, max(0.0, (r0 - target) / (r0 - r1)))
+            return c0 + frac * (c1 - c0)
     return None
+
+
+def cost_ratio(need, base, cap, rng, draws=2000):
+    """random/strategy oracle cost over paired seeds: the sum of random's calls over
+    the sum of the strategy's (a seed that never reaches the target charged cap[k]),
+    and its bootstrap 90 % interval over seeds."""
+    n = np.array([c if x is None else x for x, c in zip(need, cap)], float)
+    b = np.array(base, float)
+    boots = [b[i].sum() / n[i].sum() for i in (rng.integers(0, len(n), len(n))
+                                               for _ in range(draws))]
+    return float(b.sum() / n.sum()), [float(x) for x in np.percentile(boots, [5, 95])]
 
 
 def main():
@@ -172,21 +182,15 @@ def main():
         need, base_need = [], []
         for k in seeds:
             target = res[("random", k)][0][-1]
-            need.append(calls_to_reach(res[(s, k)][0], target, args.budget))
-            base_need.append(calls_to_reach(res[("random", k)][0], target, args.budget))
+            points = [[(args.budget * r, c) for r, c in enumerate(res[(x, k)][0])]
+                      for x in (s, "random")]
+            need.append(calls_to_reach(points[0], target))
+            base_need.append(calls_to_reach(points[1], target))
         # a strategy that never reaches the target is charged the whole budget + one round
-        cap = args.budget * (args.rounds + 1)
-        n = np.array([cap if x is None else x for x in need], float)
-        b = np.array(base_need, float)
-        boots = []
-        for _ in range(2000):
-            idx = rng.integers(0, len(n), len(n))
-            boots.append(b[idx].sum() / n[idx].sum())
-        ratio = b.sum() / n.sum()
-        lo_ci, hi_ci = np.percentile(boots, [5, 95])
-        summary[s] = {"calls": need, "ratio": ratio, "ci90": [lo_ci, hi_ci]}
+        ratio, ci = cost_ratio(need, base_need, [args.budget * (args.rounds + 1)] * len(need), rng)
+        summary[s] = {"calls": need, "ratio": ratio, "ci90": ci}
         print(f"  {s:7s} {['-' if x is None else round(x, 1) for x in need]}  "
-              f"{ratio:.2f}x [{lo_ci:.2f}, {hi_ci:.2f}]")
+              f"{ratio:.2f}x [{ci[0]:.2f}, {ci[1]:.2f}]")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"band": band, "args": vars(args), "summary": summary,
