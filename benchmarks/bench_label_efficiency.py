@@ -127,6 +127,28 @@ def calls_to_reach(points, target):
     return None
 
 
+def cost_summary(points, strategies, seeds, cap):
+    """Print and return, per strategy, the oracle calls each paired seed needs to reach
+    random's final RMSE of that seed and the ratio random/strategy with its bootstrap
+    interval.  ``points[(strategy, seed)]``: (calls, RMSE) pairs; ``cap[(strategy,
+    seed)]``: the calls charged when the target is never reached."""
+    rng = np.random.default_rng(0)
+    print("\noracle calls to reach random's final RMSE (per seed) and random/strategy, "
+          "bootstrap 90 % over seeds")
+    summary = {}
+    for s in strategies:
+        need, base = [], []
+        for k in seeds:
+            target = points[("random", k)][-1][1]
+            need.append(calls_to_reach(points[(s, k)], target))
+            base.append(calls_to_reach(points[("random", k)], target))
+        ratio, ci = cost_ratio(need, base, [cap[(s, k)] for k in seeds], rng)
+        summary[s] = {"calls": need, "ratio": ratio, "ci90": ci}
+        print(f"  {s:7s} {['-' if x is None else round(x, 1) for x in need]}  "
+              f"{ratio:.2f}x [{ci[0]:.2f}, {ci[1]:.2f}]")
+    return summary
+
+
 def cost_ratio(need, base, cap, rng, draws=2000):
     """random/strategy oracle cost over paired seeds: the sum of random's calls over
     the sum of the strategy's (a seed that never reaches the target charged cap[k]),
@@ -173,24 +195,11 @@ def main():
         p99 = np.mean([res[(s, k)][1] for k in seeds])
         print(f"  {s:7s} " + " ".join(f"{1000 * m:6.1f}" for m in mean)
               + f"   p99 {1000 * p99:.0f}")
-    # per seed: labels to reach random's final RMSE of that seed (paired)
-    rng = np.random.default_rng(0)
-    print("\nlabels to reach random's final RMSE (per seed) and random/strategy, "
-          "bootstrap 90 % over seeds")
-    summary = {}
-    for s in args.strategies:
-        need, base_need = [], []
-        for k in seeds:
-            target = res[("random", k)][0][-1]
-            points = [[(args.budget * r, c) for r, c in enumerate(res[(x, k)][0])]
-                      for x in (s, "random")]
-            need.append(calls_to_reach(points[0], target))
-            base_need.append(calls_to_reach(points[1], target))
-        # a strategy that never reaches the target is charged the whole budget + one round
-        ratio, ci = cost_ratio(need, base_need, [args.budget * (args.rounds + 1)] * len(need), rng)
-        summary[s] = {"calls": need, "ratio": ratio, "ci90": ci}
-        print(f"  {s:7s} {['-' if x is None else round(x, 1) for x in need]}  "
-              f"{ratio:.2f}x [{ci[0]:.2f}, {ci[1]:.2f}]")
+    # per seed: labels to reach random's final RMSE of that seed (paired); a strategy
+    # that never reaches it is charged the whole budget + one round
+    summary = cost_summary({key: [(args.budget * r, c) for r, c in enumerate(v[0])]
+                            for key, v in res.items()}, args.strategies, seeds,
+                           dict.fromkeys(res, args.budget * (args.rounds + 1)))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"band": band, "args": vars(args), "summary": summary,

@@ -125,7 +125,7 @@ def curve_of(state, test):
 
 
 def main():
-    from bench_label_efficiency import calls_to_reach, cost_ratio
+    from bench_label_efficiency import cost_summary
     from make_deepmd_models import emt_frames
 
     from mdsentry.train.deepmd import predict
@@ -170,22 +170,9 @@ def main():
         print(f"  {s:7s} " + " ".join(f"{c:.0f}:{1000 * m:.1f}" for c, m in zip(calls, mean))
               + f"   p99 {1000 * np.mean([res[(s, k)][1] for k in seeds]):.0f}; "
               f"{np.mean([seconds[(s, k)] for k in seeds]):.0f} s per run")
-    rng = np.random.default_rng(0)
-    print("\noracle calls to reach random's final RMSE (per seed) and random/strategy, "
-          "bootstrap 90 % over seeds")
-    summary = {}
-    for s in args.strategies:
-        need, base = [], []
-        for k in seeds:
-            target = res[("random", k)][0][-1][1]
-            need.append(calls_to_reach(res[(s, k)][0], target))
-            base.append(calls_to_reach(res[("random", k)][0], target))
-        # never reached: charged everything it labelled plus one more batch
-        ratio, ci = cost_ratio(need, base, [res[(s, k)][0][-1][0] + args.budget for k in seeds],
-                               rng)
-        summary[s] = {"calls": need, "ratio": ratio, "ci90": ci}
-        print(f"  {s:7s} {['-' if x is None else round(x, 1) for x in need]}  "
-              f"{ratio:.2f}x [{ci[0]:.2f}, {ci[1]:.2f}]")
+    # never reached: charged everything it labelled plus one more batch
+    summary = cost_summary({key: v[0] for key, v in res.items()}, args.strategies, seeds,
+                           {key: v[0][-1][0] + args.budget for key, v in res.items()})
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"lo": lo, "args": vars(args), "summary": summary,
