@@ -1,14 +1,17 @@
 """Label efficiency: oracle calls to reach random sampling's held-out force RMSE.
 
-    .venv/bin/python benchmarks/bench_label_efficiency.py [--seeds 5] [--rounds 3]
-        [--budget 8] [--steps 300] [--strategies random band top fps maxdet]
+    .venv/bin/python benchmarks/bench_label_efficiency.py [--system cu-emt|lif-chgnet]
+        [--seeds 5] [--rounds 3] [--budget 8] [--steps 300]
+        [--strategies random band top fps maxdet]
 
-The offline protocol of issue #14: one frozen candidate pool (EMT Langevin MD of
-32-atom Cu at 900-1800 K, beyond the 300-1200 K the starting committee saw) and one
-held-out test set from independent MD at the same temperatures, never used for any
-threshold; the same initial set (the shipped committee's data), batch size, training
-schedule (the two-model committee warm-started each round) for every strategy; seeds
-paired across strategies (seed k: the same random stream and training seeds).
+The offline protocol of issue #14: one frozen candidate pool and one held-out test set
+from independent oracle MD at the same temperatures, never used for any threshold.
+Systems: ``cu-emt`` (default), EMT Langevin MD of 32-atom Cu at 900-1800 K, beyond the
+300-1200 K the shipped starting committee saw; ``lif-chgnet``, the demo's 64-atom LiF
+labelled by CHGNet, the starting committee trained on CHGNet MD at 300-600 K, the pool
+from LAMMPS MD with it at 900 and 1200 K (``lif_chgnet``).  For every strategy the same
+initial set, batch size and training schedule (the two-model committee warm-started
+each round); seeds paired across strategies (seed k: the same random stream and training seeds).
 Strategies:
 
 - random: uniform draws from the pool (random MD frames);
@@ -25,7 +28,8 @@ Strategies:
 Printed: per strategy the mean held-out force RMSE after each round, the labels each
 needs to reach random's final RMSE (per seed, paired), the ratio random/strategy
 with a bootstrap 90 % interval over seeds, and the 99th percentile of the per-atom
-force error at the end.  Every frame has 32 atoms, so atoms labelled = 32 x calls.
+force error at the end.  Frames are whole cells of one size (32 or 64 atoms), so atoms
+labelled = that size x calls.
 """
 
 import argparse
@@ -39,23 +43,11 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "tests", "data")
 sys.path.insert(0, DATA)
+sys.path.insert(0, HERE)
+from labelcost import atom_deviation, cost_summary, force_errors  # noqa: E402
+
 START = ([os.path.join(DATA, "deepmd", f"cu_{k}.pth") for k in (1, 2)],
          [os.path.join(DATA, "deepmd", f"cu_{k}.ckpt.pt") for k in (1, 2)])
-
-
-def atom_deviation(models, frames):
-    """Per frame, each atom's force deviation sigma_i (deepmd-kit's definition)."""
-    from mdsentry.train.deepmd import predict
-
-    forces = np.array([[f for _, f, _ in predict(m, frames)] for m in models])  # (M, N, n, 3)
-    return np.sqrt(np.mean(np.sum((forces - forces.mean(axis=0)) ** 2, axis=-1), axis=0))
-
-
-def force_errors(model, frames):
-    from mdsentry.train.deepmd import predict
-
-    return np.concatenate([np.linalg.norm(f - a.get_forces(), axis=1)
-                           for (_, f, _), a in zip(predict(model, frames), frames)])
 
 
 def pick(strategy, rng, pool, left, chosen, base, models, budget, band):
@@ -94,11 +86,11 @@ def pick(strategy, rng, pool, left, chosen, base, models, budget, band):
     raise ValueError(strategy)
 
 
-def run(strategy, seed, pool, test, base, band, args, workdir):
+def run(strategy, seed, pool, test, base, start, band, args, workdir):
     """Held-out force RMSE after 0, 1, .. rounds, and the p99 atom force error at the end."""
     from mdsentry.train.deepmd import evaluate, train_committee
 
-    models, ckpts = START
+    models, ckpts = start
     rng = np.random.default_rng(1000 + seed)
     left, chosen = list(range(len(pool))), []
     curve = [evaluate(models[0], test)["f"]]
@@ -117,76 +109,73 @@ def run(strategy, seed, pool, test, base, band, args, workdir):
     return curve, p99
 
 
-def calls_to_reach(points, target):
-    """Oracle calls at which a curve of (calls, RMSE) points first reaches target
-    (linear between points); None if it never does."""
-    for (c0, r0), (c1, r1) in zip(points, points[1:]):
-        if r1 <= target:
-            frac = 1.0 if r0 <= r1 else min(1.0, max(0.0, (r0 - target) / (r0 - r1)))
-            return c0 + frac * (c1 - c0)
-    return None
-
-
-def cost_summary(points, strategies, seeds, cap):
-    """Print and return, per strategy, the oracle calls each paired seed needs to reach
-    random's final RMSE of that seed and the ratio random/strategy with its bootstrap
-    interval.  ``points[(strategy, seed)]``: (calls, RMSE) pairs; ``cap[(strategy,
-    seed)]``: the calls charged when the target is never reached."""
-    rng = np.random.default_rng(0)
-    print("\noracle calls to reach random's final RMSE (per seed) and random/strategy, "
-          "bootstrap 90 % over seeds")
-    summary = {}
-    for s in strategies:
-        need, base = [], []
-        for k in seeds:
-            target = points[("random", k)][-1][1]
-            need.append(calls_to_reach(points[(s, k)], target))
-            base.append(calls_to_reach(points[("random", k)], target))
-        ratio, ci = cost_ratio(need, base, [cap[(s, k)] for k in seeds], rng)
-        summary[s] = {"calls": need, "ratio": ratio, "ci90": ci}
-        print(f"  {s:7s} {['-' if x is None else round(x, 1) for x in need]}  "
-              f"{ratio:.2f}x [{ci[0]:.2f}, {ci[1]:.2f}]")
-    return summary
-
-
-def cost_ratio(need, base, cap, rng, draws=2000):
-    """random/strategy oracle cost over paired seeds: the sum of random's calls over
-    the sum of the strategy's (a seed that never reaches the target charged cap[k]),
-    and its bootstrap 90 % interval over seeds."""
-    n = np.array([c if x is None else x for x, c in zip(need, cap)], float)
-    b = np.array(base, float)
-    boots = [b[i].sum() / n[i].sum() for i in (rng.integers(0, len(n), len(n))
-                                               for _ in range(draws))]
-    return float(b.sum() / n.sum()), [float(x) for x in np.percentile(boots, [5, 95])]
-
-
-def main():
+def cu_emt(args, workdir):
+    """Pool, test and initial frames of 32-atom Cu labelled by EMT, and the shipped
+    two-model committee (tests/data/deepmd) as the start."""
     from make_deepmd_models import emt_frames
 
     from mdsentry.frames import read_frames
 
+    pool = emt_frames([900, 1200, 1500, 1800], per_temperature=40, seed=3, stride=5)
+    test = emt_frames([900, 1200, 1500, 1800], per_temperature=8, seed=9, stride=10)
+    base = read_frames(os.path.join(DATA, "cu_emt.extxyz"), index="::4")
+    return pool, test, base, START
+
+
+def lif_chgnet(args, workdir):
+    """64-atom LiF (the demo's cell) labelled by CHGNet: initial frames from CHGNet MD
+    at 300 and 600 K (16 each), the test set from independent CHGNet MD at 900 and
+    1200 K (8 each), a two-model committee trained on the initial frames from scratch,
+    and the pool from LAMMPS NVT with its leader at 900 and 1200 K (40 frames each,
+    10 fs apart), every pool frame labelled by CHGNet."""
+    from ase.io import read
+
+    from labelcost import Oracle, oracle_md, pool_md
+
+    from mdsentry.train.deepmd import train_committee
+
+    lif = read(os.path.join(HERE, "..", "inputs", "lif_demo", "lif.extxyz"))
+    base = oracle_md(lif, [(300.0, 160, 10, 1), (600.0, 160, 10, 2)])
+    test = oracle_md(lif, [(900.0, 200, 25, 3), (1200.0, 200, 25, 4)])
+    res = train_committee(base, test, os.path.join(workdir, "start"), n_models=2,
+                          steps=args.start_steps, seeds=[1, 2], jobs=2)
+    print(f"starting committee: held-out force RMSE {1000 * res.rmse[0]['f']:.0f} meV/A",
+          flush=True)
+    pool = [f for k, t in enumerate((900.0, 1200.0))
+            for f in pool_md(res.models[0], lif, ["Li", "F"], t, 40, 20, 101 + k, workdir)]
+    oracle = Oracle()
+    pool = [oracle.label(a) for a in pool]
+    return pool, test, base, (res.models, res.checkpoints)
+
+
+SYSTEMS = {"cu-emt": cu_emt, "lif-chgnet": lif_chgnet}
+
+
+def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--system", choices=sorted(SYSTEMS), default="cu-emt")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--budget", type=int, default=8)
     p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--start-steps", type=int, default=2000,
+                   help="training steps of the starting committee (lif-chgnet)")
     p.add_argument("--strategies", nargs="+",
                    default=["random", "band", "top", "fps", "maxdet"])
     p.add_argument("--json", help="write the curves here")
     args = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    pool = emt_frames([900, 1200, 1500, 1800], per_temperature=40, seed=3, stride=5)
-    test = emt_frames([900, 1200, 1500, 1800], per_temperature=8, seed=9, stride=10)
-    base = read_frames(os.path.join(DATA, "cu_emt.extxyz"), index="::4")
-    smax = atom_deviation(START[0], pool).max(axis=1)
+    tmp = tempfile.TemporaryDirectory()
+    pool, test, base, start = SYSTEMS[args.system](args, tmp.name)
+    smax = atom_deviation(start[0], pool).max(axis=1)
     band = (float(np.percentile(smax, 50)), float(np.percentile(smax, 95)))
     print(f"pool {len(pool)} frames, test {len(test)}, initial {len(base)}; band "
           f"[{band[0]:.3f}, {band[1]:.3f}) eV/A", flush=True)
     res = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.seeds):
-            for s in args.strategies:
-                res[(s, seed)] = run(s, seed, pool, test, base, band, args, tmp)
+    for seed in range(args.seeds):
+        for s in args.strategies:
+            res[(s, seed)] = run(s, seed, pool, test, base, start, band, args, tmp.name)
+    tmp.cleanup()
     seeds = range(args.seeds)
     labels = [args.budget * r for r in range(args.rounds + 1)]
     print(f"\nmean held-out force RMSE (meV/A) after {labels} labels, {args.seeds} seeds")

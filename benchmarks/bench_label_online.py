@@ -51,7 +51,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "tests", "data")
 sys.path.insert(0, DATA)
 sys.path.insert(0, HERE)
-from bench_label_efficiency import START, atom_deviation, cost_summary, force_errors  # noqa: E402
+from bench_label_efficiency import START  # noqa: E402
+from labelcost import atom_deviation, cost_summary, force_errors  # noqa: E402
 
 MODELS, CKPTS = START  # the offline arm's start: the shipped two-model committee
 MDSENTRY = os.path.join(os.path.dirname(sys.executable), "mdsentry")
