@@ -5,7 +5,7 @@
         [--strategies random band top fps maxdet]
 
 The offline protocol of issue #14: one frozen candidate pool and one held-out test set
-from independent oracle MD at the same temperatures, never used for any threshold.
+from independent oracle MD at the pool's temperatures, never used for any threshold.
 Systems: ``cu-emt`` (default), EMT Langevin MD of 32-atom Cu at 900-1800 K, beyond the
 300-1200 K the shipped starting committee saw; ``lif-chgnet``, the demo's 64-atom LiF
 labelled by CHGNet, the starting committee trained on CHGNet MD at 300-600 K, the pool
@@ -144,7 +144,7 @@ def lif_chgnet(args, workdir):
     pool = [f for k, t in enumerate((900.0, 1200.0))
             for f in pool_md(res.models[0], lif, ["Li", "F"], t, 40, 20, 101 + k, workdir)]
     oracle = Oracle()
-    pool = [oracle.label(a) for a in pool]
+    pool = [oracle.label(a, stress=True) for a in pool]
     return pool, test, base, (res.models, res.checkpoints)
 
 

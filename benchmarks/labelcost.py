@@ -72,8 +72,9 @@ def oracle_md(atoms, jobs):
 
 
 class Oracle:
-    """CHGNet energies and forces; a frame given a ``key`` is labelled once (paired seeds
-    that pick the same pool frame share its label)."""
+    """CHGNet energies and forces (and stress: ``stress=True``, for whole periodic
+    frames); a frame given a ``key`` is labelled once (paired seeds that pick the same
+    pool frame share its label)."""
 
     def __init__(self):
         from mdsentry.oracles import chgnet
@@ -81,7 +82,7 @@ class Oracle:
         self.calc = chgnet(threads=int(os.environ.get("OMP_NUM_THREADS", "1")))
         self.cache = {}
 
-    def label(self, atoms, key=None):
+    def label(self, atoms, key=None, stress=False):
         from ase.calculators.singlepoint import SinglePointCalculator
 
         if key is not None and key in self.cache:
@@ -90,7 +91,8 @@ class Oracle:
         a.calc = self.calc
         e, f = a.get_potential_energy(), a.get_forces()
         out = atoms.copy()
-        out.calc = SinglePointCalculator(out, energy=e, forces=f)
+        out.calc = SinglePointCalculator(out, energy=e, forces=f,
+                                         stress=a.get_stress(voigt=True) if stress else None)
         if key is not None:
             self.cache[key] = out
         return out

@@ -151,8 +151,9 @@ def _spoiled(cells):
 
 
 def test_cut_cells_train_on_core_forces_only(tmp_path):
-    """Cut-out cells go to their own deepmd systems (no energy, no virial, atom_pref 1 on
-    core atoms, 0 on the buffer) and the force loss becomes the prefactor loss: the
+    """Cut-out cells go to their own deepmd systems (no energy, no virial, atom_pref
+    n_atoms / n_core on core atoms, 0 on the buffer: a cell's force loss is the mean over
+    its core atoms) and the force loss becomes the prefactor loss: the
     members trained with garbage buffer forces and energies of the cut cells are the
     members trained with the true ones (same seed: the same numbers)."""
     import json
@@ -173,13 +174,17 @@ def test_cut_cells_train_on_core_forces_only(tmp_path):
     systems = sorted(data.iterdir())
     cut_sets = [p / "set.000" for p in systems if p.name.startswith("cut.")]
     assert [p.name.startswith("sys.") for p in systems].count(True) == 1 and cut_sets
-    n_core = n_cut = 0
+    prefs = []
     for cut_set in cut_sets:
         assert not (cut_set / "energy.npy").exists() and not (cut_set / "virial.npy").exists()
         pref = np.load(cut_set / "atom_pref.npy")
-        n_core += int(pref.sum()) // 3
-        n_cut += 1 if pref.ndim == 1 else pref.shape[0]
-    assert n_cut == 4 and n_core == sum(int(a.arrays["core"].sum()) for a in cells)
+        prefs += list(pref.reshape(-1, pref.shape[-1]))
+    assert len(prefs) == 4
+    # each cell's weights, whichever system it went to: n/n_core on its core, 0 elsewhere
+    for a in cells:
+        want = np.repeat(np.where(a.arrays["core"], len(a) / a.arrays["core"].sum(), 0.0), 3)
+        assert sum(p.shape == want.shape and np.allclose(p, want) for p in prefs) == 1
+        assert np.isclose(want.mean(), 1.0)
     ones = np.load(data / "sys.000" / "set.000" / "atom_pref.npy")  # whole frames: weight 1
     assert ones.shape == (8, 96) and np.all(ones == 1.0)
     inp = json.loads((tmp_path / "true" / "model.01" / "input.json").read_text())

@@ -38,9 +38,10 @@ def write_systems(frames, outdir, type_map) -> list:
 
     Cut-out cells (``train.is_cut``) go to systems of their own, named ``cut.NNN``: no
     energy.npy or virial.npy (deepmd then trains neither on them) and an atom_pref.npy
-    of 1 for core atoms and 0 for the buffer, which ``make_input(core_only=True)`` turns
-    into the force loss.  Whole frames get an atom_pref.npy of ones (deepmd-kit 3.2's
-    default for a missing file has the wrong shape), in training and validation systems.
+    of 0 for the buffer and n_atoms / n_core for core atoms, which
+    ``make_input(core_only=True)`` turns into the force loss.  Whole frames get an
+    atom_pref.npy of ones (deepmd-kit 3.2's default for a missing file has the wrong
+    shape), in training and validation systems.
     """
     index = {s: i for i, s in enumerate(type_map)}
     groups = {}
@@ -62,9 +63,7 @@ def write_systems(frames, outdir, type_map) -> list:
         np.save(setdir / "force.npy", np.array([f.ravel() for _, f, _ in labs]))
         # every system, training or validation, as the loss reads it from all; one weight
         # per force component: deepmd-kit 3.2's per-frame loader drops the x, y, z repeat
-        np.save(setdir / "atom_pref.npy",
-                np.array([np.repeat(np.asarray(a.arrays.get("core", np.ones(len(a), bool)),
-                                               float), 3) for a in group]))
+        np.save(setdir / "atom_pref.npy", np.array([np.repeat(atom_weights(a), 3) for a in group]))
         if not cut:
             np.save(setdir / "energy.npy", np.array([e for e, _, _ in labs]))
             if all(v is not None for _, _, v in labs):
@@ -73,6 +72,19 @@ def write_systems(frames, outdir, type_map) -> list:
         (sysdir / "type_map.raw").write_text("\n".join(type_map) + "\n")
         systems.append(str(sysdir))
     return systems
+
+
+def atom_weights(atoms):
+    """Each atom's force weight: 1 in a whole frame; in a cut-out cell 0 on the buffer
+    and n_atoms / n_core on the core.  deepmd's prefactor force loss is a mean over all
+    of a frame's atoms, so weight 1 on the core would scale a cell's force loss by
+    n_core / n_atoms (a few per cent for a 3 A core in a 5 A buffer): with these weights
+    it is the mean over the core atoms, as a whole frame's is over all of its atoms."""
+    core = np.asarray(atoms.arrays.get("core", np.ones(len(atoms), bool)), bool)
+    n_core = int(core.sum())
+    if n_core == 0:
+        raise ValueError("a cut-out cell without core atoms has no training forces")
+    return np.where(core, len(atoms) / n_core, 0.0)
 
 
 def cut_systems(systems) -> bool:
@@ -151,8 +163,8 @@ def make_input(template, type_map, train_systems, valid_systems, seed, steps,
     ``warm``: the model starts from trained weights, so the learning rate starts
     4x lower (a full restart of the schedule would first undo the old fit).
     ``core_only``: some systems are cut-out cells: forces are fitted through deepmd's
-    per-atom prefactor loss (atom_pref.npy: 0 for buffer atoms, 1 elsewhere) with the
-    template's force prefactors, in place of the plain force loss.
+    per-atom prefactor loss (atom_pref.npy, ``atom_weights``: 0 for buffer atoms) with
+    the template's force prefactors, in place of the plain force loss.
     """
     if template in TEMPLATES:
         text = resources.files("mdsentry.train").joinpath(f"templates/{template}.json").read_text()
