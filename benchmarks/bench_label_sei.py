@@ -13,13 +13,15 @@ repeated 3 x 3 in plane (1,080 atoms), labelled by CHGNet (its weights ship in i
 - held-out test set: independent CHGNet MD of the 120-atom interface at 600 and 800 K
   (8 frames each), never used for any threshold;
 - frozen candidate pool: LAMMPS NVT of the 1,080-atom cell with the starting
-  committee's leader at 600 and 800 K (10 frames each, 25 fs apart; above Li's melting
-  point: the metal side melts, which is what the committee has not seen);
+  committee's leader at 600 and 800 K (--pool-temperatures; 10 frames each, 25 fs
+  apart): an early committee's exploration, above Li's melting point, where the
+  committee has seen nothing;
 - per round: ``random`` labels one whole pool frame (random MD frames: what labelling
   without cutting costs, 1,080 atoms); ``random-cut`` three random pool frames, each cut
-  (cut.cut, clusters with 6 A of vacuum, core --core A, buffer = the model's receptive
-  field) around up to --cuts atoms at or above lo (the 90th percentile of the starting
-  committee's sigma_i over the pool) more than the core apart, most uncertain first
+  (cut.cut, clusters with 6 A of vacuum, core --core A, buffer --buffer A, by default
+  the model's receptive field as in the loop) around up to --cuts atoms at or above lo
+  (the 90th percentile of the starting committee's sigma_i over the pool) more than
+  the core apart, most uncertain first
   (the loop's cut_centres; a frame with none is cut around its most uncertain atom, as
   in the loop); ``maxdet-cut`` three frames chosen by select.maxdet (two greedy on the
   leader's per-atom features of their uncertain atoms against the training atoms, the
@@ -183,6 +185,9 @@ def main():
     p.add_argument("--frames", type=int, default=3, help="pool frames cut per round")
     p.add_argument("--cuts", type=int, default=2, help="cut cells per frame, at most")
     p.add_argument("--core", type=float, default=4.0, help="core radius of a cut cell (A)")
+    p.add_argument("--buffer", type=float, default=0.0,
+                   help="buffer around the core (A; 0: the model's receptive field, as the loop)")
+    p.add_argument("--pool-temperatures", type=float, nargs=2, default=[600.0, 800.0])
     p.add_argument("--steps", type=int, default=400, help="training steps per round")
     p.add_argument("--start-steps", type=int, default=3000)
     p.add_argument("--strategies", nargs="+", default=["random", "random-cut", "maxdet-cut"])
@@ -203,17 +208,21 @@ def main():
     print(f"CHGNet MD: {len(base)} initial, {len(test)} test frames ({time.time() - t0:.0f} s)",
           flush=True)
     t0 = time.time()
-    res = train_committee(base, test, os.path.join(workdir, "start"), n_models=2,
+    res = train_committee(base, test, os.path.join(workdir, f"start_{args.start_steps}"),
+                          n_models=2,
                           steps=args.start_steps, seeds=[1, 2], jobs=2, resume=True)
     start = (res.models, res.checkpoints)
-    buffer = receptive_field(start[0][0])
+    buffer = args.buffer or receptive_field(start[0][0])
     print(f"starting committee: held-out force RMSE {1000 * res.rmse[0]['f']:.0f} meV/A "
           f"({time.time() - t0:.0f} s); cut buffer {buffer:.1f} A", flush=True)
     t0 = time.time()
     big = interface()
-    pool = stage(os.path.join(workdir, "pool.extxyz"), lambda: [
-        f for k, T in enumerate((600.0, 800.0))
-        for f in pool_md(start[0][0], big, ELEMENTS, T, 10, 50, 101 + k, workdir)])
+    temps = args.pool_temperatures
+    name = f"pool_{args.start_steps}_{temps[0]:g}_{temps[1]:g}.extxyz"
+    pool = stage(os.path.join(workdir, name),
+                 lambda: [f for k, T in enumerate(temps)
+                          for f in pool_md(start[0][0], big, ELEMENTS, T, 10, 50, 101 + k,
+                                           workdir)])
     sig = atom_deviation(start[0], pool)
     lo = float(np.percentile(sig, 90))
     print(f"pool: {len(pool)} frames of {len(big)} atoms ({time.time() - t0:.0f} s); max "
