@@ -176,6 +176,15 @@ def min_distance(frames):
     return min(float(neighbor_list("d", a, 2.5).min(initial=2.5)) for a in frames)
 
 
+def write_json(path, args, lo, fid, summary, out):
+    with open(path, "w") as fh:
+        json.dump({"args": vars(args), "lo": lo, "fidelity_rms_max": list(fid),
+                   "curves_columns": ["atoms", "calls", "rmse_f", "trained_atoms"],
+                   "summary": summary,
+                   "curves": {f"{s}/{k}": v[0] for (s, k), v in out.items()},
+                   "p99": {f"{s}/{k}": v[1] for (s, k), v in out.items()}}, fh, indent=1)
+
+
 def main():
     from mdsentry.train.deepmd import receptive_field, train_committee
 
@@ -188,14 +197,16 @@ def main():
     p.add_argument("--buffer", type=float, default=0.0,
                    help="buffer around the core (A; 0: the model's receptive field, as the loop)")
     p.add_argument("--pool-temperatures", type=float, nargs=2, default=[600.0, 800.0])
+    p.add_argument("--pool-frames", type=int, default=10, help="pool frames per temperature")
+    p.add_argument("--hi", type=float, default=0.0,
+                   help="drop pool frames whose max sigma_i reaches hi (eV/A; fix sentry's "
+                        "halt: a loop never labels past it); 0: keep all")
     p.add_argument("--steps", type=int, default=400, help="training steps per round")
     p.add_argument("--start-steps", type=int, default=3000)
     p.add_argument("--strategies", nargs="+", default=["random", "random-cut", "maxdet-cut"])
     p.add_argument("--json", help="write the curves here")
     p.add_argument("--keep", help="work directory to keep and reuse (default: a temporary one)")
     args = p.parse_args()
-    if args.rounds * max(1, args.frames) > 20:
-        p.error("the pool has 20 frames: rounds x frames must not exceed them")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     workdir = os.path.abspath(args.keep or tempfile.mkdtemp(prefix="bench_label_sei."))
     os.makedirs(workdir, exist_ok=True)
@@ -218,12 +229,18 @@ def main():
     t0 = time.time()
     big = interface()
     temps = args.pool_temperatures
-    name = f"pool_{args.start_steps}_{temps[0]:g}_{temps[1]:g}.extxyz"
+    name = f"pool_{args.start_steps}_{temps[0]:g}_{temps[1]:g}_{args.pool_frames}.extxyz"
     pool = stage(os.path.join(workdir, name),
                  lambda: [f for k, T in enumerate(temps)
-                          for f in pool_md(start[0][0], big, ELEMENTS, T, 10, 50, 101 + k,
-                                           workdir)])
+                          for f in pool_md(start[0][0], big, ELEMENTS, T, args.pool_frames, 50,
+                                           101 + k, workdir)])
     sig = atom_deviation(start[0], pool)
+    if args.hi:
+        keep = sig.max(axis=1) < args.hi
+        print(f"pool: {int(keep.sum())} of {len(pool)} frames below hi = {args.hi} eV/A")
+        pool, sig = [a for a, k in zip(pool, keep) if k], sig[keep]
+    if args.rounds * max(1, args.frames) > len(pool):
+        raise SystemExit(f"the pool has {len(pool)} frames: fewer than rounds x frames")
     lo = float(np.percentile(sig, 90))
     print(f"pool: {len(pool)} frames of {len(big)} atoms ({time.time() - t0:.0f} s); max "
           f"sigma_i median {np.median(sig.max(axis=1)):.3f} eV/A; lo (90th percentile of "
@@ -238,6 +255,8 @@ def main():
         for s in args.strategies:
             out[(s, seed)] = run(s, seed, pool, test, base, start, oracle, args, lo, buffer,
                                  workdir)
+            if args.json:  # what is done so far, in case the run is stopped
+                write_json(args.json, args, lo, (rms, worst), {}, out)
     print(f"({time.time() - t0:.0f} s for {len(out)} runs)")
     seeds = range(args.seeds)
     print(f"\nmean held-out force RMSE (meV/A) and atoms labelled per round, {args.seeds} seeds")
@@ -258,12 +277,7 @@ def main():
                                       for key, v in out.items()}, args.strategies, seeds, cap,
                                       unit=f"{unit} labelled")
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"args": vars(args), "lo": lo, "fidelity_rms_max": [rms, worst],
-                       "curves_columns": ["atoms", "calls", "rmse_f", "trained_atoms"],
-                       "summary": summary,
-                       "curves": {f"{s}/{k}": v[0] for (s, k), v in out.items()},
-                       "p99": {f"{s}/{k}": v[1] for (s, k), v in out.items()}}, fh, indent=1)
+        write_json(args.json, args, lo, (rms, worst), summary, out)
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
 
