@@ -5,6 +5,7 @@ from LAMMPS MD with one DeePMD model, and the cost to reach random's final RMSE 
 its bootstrap interval over paired seeds."""
 
 import os
+import sys
 
 import numpy as np
 
@@ -32,32 +33,13 @@ def force_errors(model, frames):
 
 def oracle_trajectory(atoms, temperature, steps, every, seed):
     """CHGNet Langevin MD (1 fs, one thread) of ``atoms``: every ``every``-th frame with
-    CHGNet's energy, forces and stress, the starting frame included."""
-    from ase import units
-    from ase.calculators.singlepoint import SinglePointCalculator
-    from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    CHGNet's energy, forces and stress, the starting frame included (the field deck's
+    make_potential.trajectory, which made the stand-in committee's data)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "inputs", "li_li2co3_field"))
+    from make_potential import trajectory
 
-    from mdsentry.oracles import chgnet
-
-    atoms = atoms.copy()
-    atoms.calc = chgnet(threads=1)
-    rng = np.random.default_rng(seed)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
-    dyn = Langevin(atoms, 1.0 * units.fs, temperature_K=temperature, friction=0.02, rng=rng)
-    frames = []
-
-    def keep():
-        frame = atoms.copy()
-        frame.calc = SinglePointCalculator(frame, energy=atoms.get_potential_energy(),
-                                           forces=atoms.get_forces(),
-                                           stress=atoms.get_stress(voigt=True))
-        frame.info["temperature"] = temperature
-        frames.append(frame)
-
-    dyn.attach(keep, interval=every)
-    dyn.run(steps)
-    return frames
+    return trajectory(temperature, steps, every, seed, atoms=atoms)
 
 
 def oracle_md(atoms, jobs):

@@ -19,8 +19,10 @@ from concurrent.futures import ProcessPoolExecutor
 here = os.path.dirname(os.path.abspath(__file__))
 
 
-def trajectory(temperature, steps, every, seed):
-    """Frames of a CHGNet Langevin run of the interface (one thread: the runs go in parallel)."""
+def trajectory(temperature, steps, every, seed, atoms=None):
+    """Frames of a CHGNet Langevin run (1 fs) of the interface, or of ``atoms``, every
+    ``every``-th with CHGNet's energy, forces and stress, the starting frame included
+    (one thread: the runs go in parallel)."""
     import numpy as np
     from ase import units
     from ase.calculators.singlepoint import SinglePointCalculator
@@ -30,8 +32,11 @@ def trajectory(temperature, steps, every, seed):
 
     from mdsentry.oracles import chgnet
 
-    atoms = read(os.path.join(here, "..", "li_li2co3_interface", "structure.extxyz"))
-    del atoms.arrays["region"]
+    if atoms is None:
+        atoms = read(os.path.join(here, "..", "li_li2co3_interface", "structure.extxyz"))
+        del atoms.arrays["region"]
+    else:
+        atoms = atoms.copy()
     atoms.calc = chgnet(threads=1)
     rng = np.random.default_rng(seed)
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
