@@ -81,37 +81,34 @@ def cut_cells(atoms, sigma, lo, buffer, core, n_cuts):
     return [cut(a, [c], core=core, buffer=buffer, mode="cluster") for c in centres]
 
 
-def trained_atoms(frames):
-    """Boolean mask per frame of the atoms training fits forces of (a cut cell's core)."""
-    return [np.asarray(a.arrays.get("core", np.ones(len(a), bool)), bool) for a in frames]
-
-
 def pick_frames(strategy, rng, pool, left, chosen, base, models, n, lo):
-    """Pool indices this strategy labels next, and each atom's deviation on them."""
+    """Pool indices this strategy labels next, and each atom's deviation on them (the
+    random arms need it on their picks alone)."""
     from mdsentry.select import maxdet
+    from mdsentry.train import trained_atoms
     from mdsentry.train.deepmd import atom_features
 
-    frames = [pool[i] for i in left]
-    sig = atom_deviation(models, frames)
     if strategy in ("random", "random-cut"):
-        sub = [int(k) for k in rng.choice(len(left), size=n, replace=False)]
-    else:
-        frames = [a.copy() for a in frames]
-        for a, s in zip(frames, sig):
-            a.arrays["devi"] = s
-        train = base + chosen
-        masks = trained_atoms(train)
-        tfeat = np.concatenate([f[m] for f, m in zip(atom_features(models[0], train), masks)])
-        syms = np.concatenate([np.asarray(a.get_chemical_symbols())[m]
-                               for a, m in zip(train, masks)])
-        sub = maxdet(frames, atom_features(models[0], frames), tfeat, syms, n, lo,
-                     seed=int(rng.integers(1 << 30)))
+        idx = [left[int(k)] for k in rng.choice(len(left), size=n, replace=False)]
+        return idx, list(atom_deviation(models, [pool[i] for i in idx]))
+    frames = [a.copy() for a in (pool[i] for i in left)]
+    sig = atom_deviation(models, frames)
+    for a, s in zip(frames, sig):
+        a.arrays["devi"] = s
+    train = base + chosen
+    masks = [trained_atoms(a) for a in train]
+    tfeat = np.concatenate([f[m] for f, m in zip(atom_features(models[0], train), masks)])
+    syms = np.concatenate([np.asarray(a.get_chemical_symbols())[m]
+                           for a, m in zip(train, masks)])
+    sub = maxdet(frames, atom_features(models[0], frames), tfeat, syms, n, lo,
+                 seed=int(rng.integers(1 << 30)))
     return [left[k] for k in sub], [sig[k] for k in sub]
 
 
 def run(strategy, seed, pool, test, base, start, oracle, args, lo, buffer, workdir):
     """Per round (atoms labelled, oracle calls, held-out force RMSE, core atoms), and
     the p99 atom force error at the end."""
+    from mdsentry.train import trained_atoms
     from mdsentry.train.deepmd import evaluate, train_committee
 
     models, ckpts = start
@@ -132,7 +129,7 @@ def run(strategy, seed, pool, test, base, start, oracle, args, lo, buffer, workd
             labelled += new
             atoms_used += sum(len(a) for a in new)
             calls += len(new)
-            trained += int(sum(m.sum() for m in trained_atoms(new)))
+            trained += int(sum(trained_atoms(a).sum() for a in new))
         res = train_committee(base + labelled, test, os.path.join(workdir, f"{strategy}{seed}.{r}"),
                               n_models=2, steps=args.steps, init_models=ckpts,
                               seeds=[11 + 97 * seed + r, 23 + 97 * seed + r], jobs=2)
@@ -146,7 +143,7 @@ def run(strategy, seed, pool, test, base, start, oracle, args, lo, buffer, workd
 
 
 def stage(path, make):
-    """Frames from ``path`` if a earlier run left them, else ``make()`` written there."""
+    """Frames from ``path`` if an earlier run left them, else ``make()`` written there."""
     from ase.io import read, write
 
     if os.path.exists(path):
@@ -157,10 +154,11 @@ def stage(path, make):
     return frames
 
 
-def fidelity(frame, sigma, lo, buffer, core, oracle):
+def fidelity(pool, k, sigma, lo, buffer, core, oracle):
     """RMS and max |F(core atom in its cut cell) - F(same atom in the big cell)| under
-    the oracle, over the cells of one frame."""
-    big = oracle.label(frame).get_forces()
+    the oracle, over the cells of pool frame k (its label shared with the random arm)."""
+    frame = pool[k]
+    big = oracle.label(frame, key=k, stress=True).get_forces()
     diff = []
     for c in cut_cells(frame, sigma, lo, buffer, core, 3):
         f = oracle.label(c).get_forces()
@@ -246,7 +244,7 @@ def main():
           f"sigma_i median {np.median(sig.max(axis=1)):.3f} eV/A; lo (90th percentile of "
           f"sigma_i) {lo:.3f} eV/A; closest pair {min_distance(pool):.2f} A", flush=True)
     oracle = Oracle()
-    rms, worst, n = fidelity(pool[0], sig[0], lo, buffer, args.core, oracle)
+    rms, worst, n = fidelity(pool, 0, sig[0], lo, buffer, args.core, oracle)
     print(f"cut cells of pool frame 0 under CHGNet: core forces vs the big cell's RMS "
           f"{1000 * rms:.0f}, max {1000 * worst:.0f} meV/A over {n} core atoms", flush=True)
     out = {}

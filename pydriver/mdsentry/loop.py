@@ -453,7 +453,7 @@ def _select_maxdet(ctx, state, cands, budget):
     training frames (the labelled frames of split "train"); candidates' uncertain atoms
     are those at or above the sentry's current lo."""
     from mdsentry.select import maxdet
-    from mdsentry.train import get_backend
+    from mdsentry.train import get_backend, trained_atoms
     from mdsentry.walkers import thresholds_of
 
     cfg = ctx.cfg
@@ -463,8 +463,7 @@ def _select_maxdet(ctx, state, cands, budget):
     leader = state["committee"]["models"][0]
     train = store.read(ctx.store, status="labelled", split="train")
     # what the training set covers: every atom of a whole frame, the core of a cut cell
-    # (its buffer atoms sit at an artificial surface and are not trained)
-    cores = [a.arrays.get("core", np.ones(len(a), bool)) for a in train]
+    cores = [trained_atoms(a) for a in train]
     tfeat = [f[c] for f, c in zip(backend.atom_features(leader, train), cores)] if train else []
     rows = np.concatenate(tfeat) if tfeat else np.zeros((0, 0))
     syms = np.concatenate([np.array(a.get_chemical_symbols())[c]

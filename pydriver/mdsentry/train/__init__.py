@@ -53,6 +53,14 @@ def is_cut(atoms) -> bool:
     return int(atoms.info.get("cut_from", -1)) >= 0 or "core" in atoms.arrays
 
 
+def trained_atoms(atoms):
+    """Boolean mask of the atoms whose forces are training data: every atom of a whole
+    frame, the core of a cut cell (its buffer sits at an artificial surface)."""
+    import numpy as np
+
+    return np.asarray(atoms.arrays.get("core", np.ones(len(atoms), bool)), bool)
+
+
 def training_labels(atoms):
     """(energy, forces, Voigt stress or None, virial 3x3 or None) of a labelled frame; the
     virial is -stress * volume (energy units), defined for periodic cells only."""

@@ -19,7 +19,7 @@ import numpy as np
 from mdsentry.mpiutil import child_env
 
 from mdsentry.train import (CommitteeResult, is_cut, member_record, members_to_train, rmse,
-                            run_members, training_labels, type_map_from)
+                            run_members, trained_atoms, training_labels, type_map_from)
 
 TEMPLATES = ("se_e2_a", "dpa1")
 
@@ -80,7 +80,7 @@ def atom_weights(atoms):
     of a frame's atoms, so weight 1 on the core would scale a cell's force loss by
     n_core / n_atoms (a few per cent for a 3 A core in a 5 A buffer): with these weights
     it is the mean over the core atoms, as a whole frame's is over all of its atoms."""
-    core = np.asarray(atoms.arrays.get("core", np.ones(len(atoms), bool)), bool)
+    core = trained_atoms(atoms)
     n_core = int(core.sum())
     if n_core == 0:
         raise ValueError("a cut-out cell without core atoms has no training forces")
