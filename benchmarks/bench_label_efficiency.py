@@ -165,17 +165,16 @@ def main():
     p.add_argument("--json", help="write the curves here")
     args = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    tmp = tempfile.TemporaryDirectory()
-    pool, test, base, start = SYSTEMS[args.system](args, tmp.name)
-    smax = atom_deviation(start[0], pool).max(axis=1)
-    band = (float(np.percentile(smax, 50)), float(np.percentile(smax, 95)))
-    print(f"pool {len(pool)} frames, test {len(test)}, initial {len(base)}; band "
-          f"[{band[0]:.3f}, {band[1]:.3f}) eV/A", flush=True)
-    res = {}
-    for seed in range(args.seeds):
-        for s in args.strategies:
-            res[(s, seed)] = run(s, seed, pool, test, base, start, band, args, tmp.name)
-    tmp.cleanup()
+    with tempfile.TemporaryDirectory() as tmp:  # removed also when a run fails
+        pool, test, base, start = SYSTEMS[args.system](args, tmp)
+        smax = atom_deviation(start[0], pool).max(axis=1)
+        band = (float(np.percentile(smax, 50)), float(np.percentile(smax, 95)))
+        print(f"pool {len(pool)} frames, test {len(test)}, initial {len(base)}; band "
+              f"[{band[0]:.3f}, {band[1]:.3f}) eV/A", flush=True)
+        res = {}
+        for seed in range(args.seeds):
+            for s in args.strategies:
+                res[(s, seed)] = run(s, seed, pool, test, base, start, band, args, tmp)
     seeds = range(args.seeds)
     labels = [args.budget * r for r in range(args.rounds + 1)]
     print(f"\nmean held-out force RMSE (meV/A) after {labels} labels, {args.seeds} seeds")
