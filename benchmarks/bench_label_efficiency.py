@@ -151,6 +151,13 @@ def lif_chgnet(args, workdir):
 SYSTEMS = {"cu-emt": cu_emt, "lif-chgnet": lif_chgnet}
 
 
+def write_json(path, args, band, summary, res):
+    with open(path, "w") as fh:
+        json.dump({"band": band, "args": vars(args), "summary": summary,
+                   "curves": {f"{s}/{k}": v[0] for (s, k), v in res.items()},
+                   "p99": {f"{s}/{k}": v[1] for (s, k), v in res.items()}}, fh, indent=1)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--system", choices=sorted(SYSTEMS), default="cu-emt")
@@ -175,6 +182,8 @@ def main():
         for seed in range(args.seeds):
             for s in args.strategies:
                 res[(s, seed)] = run(s, seed, pool, test, base, start, band, args, tmp)
+                if args.json:  # what is done so far, in case the run is stopped
+                    write_json(args.json, args, band, {}, res)
     seeds = range(args.seeds)
     labels = [args.budget * r for r in range(args.rounds + 1)]
     print(f"\nmean held-out force RMSE (meV/A) after {labels} labels, {args.seeds} seeds")
@@ -189,10 +198,7 @@ def main():
                             for key, v in res.items()}, args.strategies, seeds,
                            dict.fromkeys(res, args.budget * (args.rounds + 1)))
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"band": band, "args": vars(args), "summary": summary,
-                       "curves": {f"{s}/{k}": v[0] for (s, k), v in res.items()},
-                       "p99": {f"{s}/{k}": v[1] for (s, k), v in res.items()}}, fh, indent=1)
+        write_json(args.json, args, band, summary, res)
 
 
 if __name__ == "__main__":

@@ -1,31 +1,38 @@
 """Label cost on a 1,080-atom SEI cell: whole frames against cut-out cells (issue #14).
 
     .venv/bin/python benchmarks/bench_label_sei.py [--seeds 3] [--rounds 3] [--frames 3]
-        [--cuts 2] [--core 4] [--strategies random random-cut maxdet-cut]
+        [--cuts 2] [--core 4] [--buffer 7] [--hi 1] [--pool-temperatures 500 600]
+        [--strategies random random-cut maxdet-cut]
         [--json out.json] [--keep DIR]
 
 The offline protocol of bench_label_efficiency.py on the system the issue asks for: the
 Li(111)/Li2CO3(001) interface of inputs/li_li2co3_interface (120 atoms, 12 A of vacuum)
 repeated 3 x 3 in plane (1,080 atoms), labelled by CHGNet (its weights ship in its wheel).
 
-- initial set: CHGNet Langevin MD of the 120-atom interface at 400 K (12 frames); the
-  starting committee (two DeePMD se_e2_a members) is trained on it from scratch;
-- held-out test set: independent CHGNet MD of the 120-atom interface at 600 and 800 K
-  (8 frames each), never used for any threshold;
-- frozen candidate pool: LAMMPS NVT of the 1,080-atom cell with the starting
-  committee's leader at 600 and 800 K (--pool-temperatures; 10 frames each, 25 fs
-  apart): an early committee's exploration, above Li's melting point, where the
-  committee has seen nothing;
+- initial set: CHGNet Langevin MD of the 120-atom interface at 300, 400 and 500 K
+  (--initial-temperatures, --initial-frames 16 each, 20 fs apart); the starting
+  committee (two DeePMD se_e2_a members) is trained on it from scratch;
+- held-out test set: independent CHGNet MD of the 120-atom interface at the pool's
+  temperatures (8 frames each, 50 fs apart), never used for any threshold;
+- frozen candidate pool: LAMMPS NVT of the 1,080-atom cell at 500 and 600 K
+  (--pool-temperatures; --pool-frames 15 each, 25 fs apart), just past the initial set
+  and Li's melting point (453 K), explored by the field deck's stand-in committee
+  (--pool-model; trained on 602 CHGNet frames, stable for picoseconds), not by the
+  starting committee: that one's own MD collapses carbonates within 200 fs (closest
+  pair 0.7 A, max sigma_i past 1 eV/A in 26 of 30 frames), where a loop's fix sentry
+  halts and labels, which an offline pool cannot; frames whose max sigma_i under the
+  starting committee reaches --hi (1 eV/A) are dropped, as a loop never labels them;
 - per round: ``random`` labels one whole pool frame (random MD frames: what labelling
   without cutting costs, 1,080 atoms); ``random-cut`` three random pool frames, each cut
-  (cut.cut, clusters with 6 A of vacuum, core --core A, buffer --buffer A, by default
-  the model's receptive field as in the loop) around up to --cuts atoms at or above lo
-  (the 90th percentile of the starting committee's sigma_i over the pool) more than
-  the core apart, most uncertain first
-  (the loop's cut_centres; a frame with none is cut around its most uncertain atom, as
-  in the loop); ``maxdet-cut`` three frames chosen by select.maxdet (two greedy on the
-  leader's per-atom features of their uncertain atoms against the training atoms, the
-  core atoms of earlier cells; one drawn at random, its 20 % share), cut the same way.
+  (cut.cut, clusters with 6 A of vacuum, core --core A, buffer --buffer A: 7 A by
+  default, CHGNet's reach; the loop's default, the model's receptive field of 5 A,
+  leaves 43-215 meV/A cut error in CHGNet's forces, docs/driver.md) around up to
+  --cuts atoms at or above lo (the 90th percentile of the starting committee's sigma_i
+  over the pool) more than the core apart, most uncertain first (the loop's cut_centres;
+  a frame with none is cut around its most uncertain atom, as in the loop);
+  ``maxdet-cut`` three frames chosen by select.maxdet (two greedy on the leader's
+  per-atom features of their uncertain atoms against the training atoms, the core atoms
+  of earlier cells; one drawn at random, its 20 % share), cut the same way.
   Cut cells train on their core atoms' forces only, each cell's force loss the mean
   over its core (train.deepmd.atom_weights), no energy or virial; whole frames on
   energy, forces and virial.
@@ -34,7 +41,7 @@ repeated 3 x 3 in plane (1,080 atoms), labelled by CHGNet (its weights ship in i
   strategy.
 
 Printed first: how well a cut cell's core forces reproduce the big cell's under CHGNet
-(whose own receptive field, 4 interactions of 5-6 A, exceeds the DeePMD buffer), and
+(whose own reach, 4 interactions of 5-6 A, exceeds the DeePMD model's 5 A), and
 the pool's closest atom pair.  Metric: atoms labelled (the issue's proxy for DFT cost;
 DFT scales worse than linearly, so a cut cell is cheaper than its share of atoms) and
 oracle calls needed to reach random's final held-out force RMSE, paired per seed, the
@@ -61,6 +68,9 @@ from labelcost import (Oracle, atom_deviation, cost_summary, force_errors,  # no
                        oracle_md, pool_md)
 
 ELEMENTS = ["Li", "C", "O"]
+# a committee that explores the interface stably (602 CHGNet frames at 400/600 K,
+# inputs/li_li2co3_field/README.md): the pool's explorer
+STAND_IN = os.path.join(ROOT, "inputs", "li_li2co3_field", "potential", "model.01", "model.pth")
 
 
 def interface(repeat=(3, 3, 1)):
@@ -191,12 +201,24 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--frames", type=int, default=3, help="pool frames cut per round")
     p.add_argument("--cuts", type=int, default=2, help="cut cells per frame, at most")
-    p.add_argument("--core", type=float, default=4.0, help="core radius of a cut cell (A)")
-    p.add_argument("--buffer", type=float, default=0.0,
-                   help="buffer around the core (A; 0: the model's receptive field, as the loop)")
-    p.add_argument("--pool-temperatures", type=float, nargs=2, default=[600.0, 800.0])
-    p.add_argument("--pool-frames", type=int, default=10, help="pool frames per temperature")
-    p.add_argument("--hi", type=float, default=0.0,
+    p.add_argument("--core", type=float, default=3.5,
+                   help="core radius of a cut cell (A; with the 7 A buffer and whole "
+                        "carbonates, the largest that fits the 25.8 A wide cell)")
+    p.add_argument("--buffer", type=float, default=7.0,
+                   help="buffer around the core (A; CHGNet's reach, docs/driver.md; 0: the "
+                        "model's receptive field, the loop's default)")
+    p.add_argument("--initial-temperatures", type=float, nargs="+",
+                   default=[300.0, 400.0, 500.0],
+                   help="CHGNet MD of the 120-atom interface for the initial set (K)")
+    p.add_argument("--initial-frames", type=int, default=16,
+                   help="initial frames per temperature (20 fs apart)")
+    p.add_argument("--pool-temperatures", type=float, nargs=2, default=[500.0, 600.0],
+                   help="the pool's and the held-out test set's temperatures (K)")
+    p.add_argument("--pool-model", default=STAND_IN,
+                   help="DeePMD model whose MD makes the pool (default: the field deck's "
+                        "stand-in committee leader; 'start': the starting committee's leader)")
+    p.add_argument("--pool-frames", type=int, default=15, help="pool frames per temperature")
+    p.add_argument("--hi", type=float, default=1.0,
                    help="drop pool frames whose max sigma_i reaches hi (eV/A; fix sentry's "
                         "halt: a loop never labels past it); 0: keep all")
     p.add_argument("--steps", type=int, default=400, help="training steps per round")
@@ -210,14 +232,21 @@ def main():
     os.makedirs(workdir, exist_ok=True)
     t0 = time.time()
     small = interface((1, 1, 1))
-    base = stage(os.path.join(workdir, "initial.extxyz"),
-                 lambda: oracle_md(small, [(400.0, 240, 20, 1)]))
-    test = stage(os.path.join(workdir, "test.extxyz"),
-                 lambda: oracle_md(small, [(600.0, 400, 50, 2), (800.0, 400, 50, 3)]))
+    temps = args.pool_temperatures
+    init = args.initial_temperatures
+    initial = "initial_{}_{}".format("_".join(f"{t:g}" for t in init), args.initial_frames)
+    base = stage(os.path.join(workdir, initial + ".extxyz"),
+                 lambda: oracle_md(small, [(t, 20 * args.initial_frames, 20, 1 + 10 * k)
+                                           for k, t in enumerate(init)]))
+    # the test set at the pool's temperatures: where the committee is to be accurate
+    test = stage(os.path.join(workdir, "test_{:g}_{:g}.extxyz".format(*temps)),
+                 lambda: oracle_md(small, [(t, 400, 50, 2 + 10 * k)
+                                           for k, t in enumerate(temps)]))
     print(f"CHGNet MD: {len(base)} initial, {len(test)} test frames ({time.time() - t0:.0f} s)",
           flush=True)
     t0 = time.time()
-    res = train_committee(base, test, os.path.join(workdir, f"start_{args.start_steps}"),
+    start_name = f"start_{args.start_steps}_{initial}"
+    res = train_committee(base, test, os.path.join(workdir, start_name),
                           n_models=2,
                           steps=args.start_steps, seeds=[1, 2], jobs=2, resume=True)
     start = (res.models, res.checkpoints)
@@ -226,11 +255,12 @@ def main():
           f"({time.time() - t0:.0f} s); cut buffer {buffer:.1f} A", flush=True)
     t0 = time.time()
     big = interface()
-    temps = args.pool_temperatures
-    name = f"pool_{args.start_steps}_{temps[0]:g}_{temps[1]:g}_{args.pool_frames}.extxyz"
+    explorer = start[0][0] if args.pool_model == "start" else args.pool_model
+    name = "pool_{}_{:g}_{:g}_{}.extxyz".format(
+        start_name if args.pool_model == "start" else "stand-in", *temps, args.pool_frames)
     pool = stage(os.path.join(workdir, name),
                  lambda: [f for k, T in enumerate(temps)
-                          for f in pool_md(start[0][0], big, ELEMENTS, T, args.pool_frames, 50,
+                          for f in pool_md(explorer, big, ELEMENTS, T, args.pool_frames, 50,
                                            101 + k, workdir)])
     sig = atom_deviation(start[0], pool)
     if args.hi:
