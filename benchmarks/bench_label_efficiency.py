@@ -33,7 +33,6 @@ labelled = that size x calls.
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -44,7 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "tests", "data")
 sys.path.insert(0, DATA)
 sys.path.insert(0, HERE)
-from labelcost import atom_deviation, cost_summary, force_errors  # noqa: E402
+from labelcost import atom_deviation, cost_summary, force_errors, write_results  # noqa: E402
 
 START = ([os.path.join(DATA, "deepmd", f"cu_{k}.pth") for k in (1, 2)],
          [os.path.join(DATA, "deepmd", f"cu_{k}.ckpt.pt") for k in (1, 2)])
@@ -151,13 +150,6 @@ def lif_chgnet(args, workdir):
 SYSTEMS = {"cu-emt": cu_emt, "lif-chgnet": lif_chgnet}
 
 
-def write_json(path, args, band, summary, res):
-    with open(path, "w") as fh:
-        json.dump({"band": band, "args": vars(args), "summary": summary,
-                   "curves": {f"{s}/{k}": v[0] for (s, k), v in res.items()},
-                   "p99": {f"{s}/{k}": v[1] for (s, k), v in res.items()}}, fh, indent=1)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--system", choices=sorted(SYSTEMS), default="cu-emt")
@@ -183,7 +175,7 @@ def main():
             for s in args.strategies:
                 res[(s, seed)] = run(s, seed, pool, test, base, start, band, args, tmp)
                 if args.json:  # what is done so far, in case the run is stopped
-                    write_json(args.json, args, band, {}, res)
+                    write_results(args.json, res, band=band, args=vars(args), summary={})
     seeds = range(args.seeds)
     labels = [args.budget * r for r in range(args.rounds + 1)]
     print(f"\nmean held-out force RMSE (meV/A) after {labels} labels, {args.seeds} seeds")
@@ -198,7 +190,7 @@ def main():
                             for key, v in res.items()}, args.strategies, seeds,
                            dict.fromkeys(res, args.budget * (args.rounds + 1)))
     if args.json:
-        write_json(args.json, args, band, summary, res)
+        write_results(args.json, res, band=band, args=vars(args), summary=summary)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ DATA = os.path.join(HERE, "..", "tests", "data")
 sys.path.insert(0, DATA)
 sys.path.insert(0, HERE)
 from bench_label_efficiency import START  # noqa: E402
-from labelcost import atom_deviation, cost_summary, force_errors  # noqa: E402
+from labelcost import atom_deviation, cost_summary, force_errors, write_results  # noqa: E402
 
 MODELS, CKPTS = START  # the offline arm's start: the shipped two-model committee
 MDSENTRY = os.path.join(os.path.dirname(sys.executable), "mdsentry")
@@ -169,12 +169,8 @@ def main():
     summary = cost_summary({key: v[0] for key, v in res.items()}, args.strategies, seeds,
                            {key: v[0][-1][0] + args.budget for key, v in res.items()})
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"lo": lo, "args": vars(args), "summary": summary,
-                       "curves": {f"{s}/{k}": v[0] for (s, k), v in res.items()},
-                       "p99": {f"{s}/{k}": v[1] for (s, k), v in res.items()},
-                       "seconds": {f"{s}/{k}": v for (s, k), v in seconds.items()}},
-                      fh, indent=1)
+        write_results(args.json, res, lo=lo, args=vars(args), summary=summary,
+                      seconds={f"{s}/{k}": v for (s, k), v in seconds.items()})
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Label cost on a 1,080-atom SEI cell: whole frames against cut-out cells (issue #14).
 
     .venv/bin/python benchmarks/bench_label_sei.py [--seeds 3] [--rounds 3] [--frames 3]
-        [--cuts 2] [--core 4] [--buffer 7] [--hi 1] [--pool-temperatures 500 600]
+        [--cuts 2] [--core 3.5] [--buffer 7] [--hi 1] [--pool-temperatures 500 600]
         [--strategies random random-cut maxdet-cut]
         [--json out.json] [--keep DIR]
 
@@ -52,7 +52,7 @@ percentile of the per-atom force error at the end.  Stages are kept in --keep DI
 """
 
 import argparse
-import json
+import hashlib
 import os
 import shutil
 import sys
@@ -65,7 +65,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 sys.path.insert(0, HERE)
 from labelcost import (Oracle, atom_deviation, cost_summary, force_errors,  # noqa: E402
-                       oracle_md, pool_md)
+                       oracle_md, pool_md, write_results)
 
 ELEMENTS = ["Li", "C", "O"]
 # a committee that explores the interface stably (602 CHGNet frames at 400/600 K,
@@ -185,12 +185,9 @@ def min_distance(frames):
 
 
 def write_json(path, args, lo, fid, summary, out):
-    with open(path, "w") as fh:
-        json.dump({"args": vars(args), "lo": lo, "fidelity_rms_max": list(fid),
-                   "curves_columns": ["atoms", "calls", "rmse_f", "trained_atoms"],
-                   "summary": summary,
-                   "curves": {f"{s}/{k}": v[0] for (s, k), v in out.items()},
-                   "p99": {f"{s}/{k}": v[1] for (s, k), v in out.items()}}, fh, indent=1)
+    write_results(path, out, args=vars(args), lo=lo, fidelity_rms_max=list(fid),
+                  curves_columns=["atoms", "calls", "rmse_f", "trained_atoms"],
+                  summary=summary)
 
 
 def main():
@@ -203,7 +200,7 @@ def main():
     p.add_argument("--cuts", type=int, default=2, help="cut cells per frame, at most")
     p.add_argument("--core", type=float, default=3.5,
                    help="core radius of a cut cell (A; with the 7 A buffer and whole "
-                        "carbonates, the largest that fits the 25.8 A wide cell)")
+                        "carbonates, 4 A does not fit the 25.8 A wide cell)")
     p.add_argument("--buffer", type=float, default=7.0,
                    help="buffer around the core (A; CHGNet's reach, docs/driver.md; 0: the "
                         "model's receptive field, the loop's default)")
@@ -227,6 +224,8 @@ def main():
     p.add_argument("--json", help="write the curves here")
     p.add_argument("--keep", help="work directory to keep and reuse (default: a temporary one)")
     args = p.parse_args()
+    if args.rounds < 1:
+        p.error("--rounds must be at least 1")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     workdir = os.path.abspath(args.keep or tempfile.mkdtemp(prefix="bench_label_sei."))
     os.makedirs(workdir, exist_ok=True)
@@ -246,8 +245,7 @@ def main():
           flush=True)
     t0 = time.time()
     start_name = f"start_{args.start_steps}_{initial}"
-    res = train_committee(base, test, os.path.join(workdir, start_name),
-                          n_models=2,
+    res = train_committee(base, test, os.path.join(workdir, start_name), n_models=2,
                           steps=args.start_steps, seeds=[1, 2], jobs=2, resume=True)
     start = (res.models, res.checkpoints)
     buffer = args.buffer or receptive_field(start[0][0])
@@ -255,9 +253,14 @@ def main():
           f"({time.time() - t0:.0f} s); cut buffer {buffer:.1f} A", flush=True)
     t0 = time.time()
     big = interface()
-    explorer = start[0][0] if args.pool_model == "start" else args.pool_model
-    name = "pool_{}_{:g}_{:g}_{}.extxyz".format(
-        start_name if args.pool_model == "start" else "stand-in", *temps, args.pool_frames)
+    # the cached pool is named after its explorer: another model must not reuse it
+    if args.pool_model == "start":
+        explorer, tag = start[0][0], start_name
+    else:
+        explorer = os.path.abspath(args.pool_model)
+        tag = "stand-in" if explorer == os.path.abspath(STAND_IN) else \
+            hashlib.sha1(explorer.encode()).hexdigest()[:12]
+    name = "pool_{}_{:g}_{:g}_{}.extxyz".format(tag, *temps, args.pool_frames)
     pool = stage(os.path.join(workdir, name),
                  lambda: [f for k, T in enumerate(temps)
                           for f in pool_md(explorer, big, ELEMENTS, T, args.pool_frames, 50,

@@ -4,6 +4,7 @@ held-out errors, the oracle (CHGNet Langevin runs and cached labels), a frozen p
 from LAMMPS MD with one DeePMD model, and the cost to reach random's final RMSE with
 its bootstrap interval over paired seeds."""
 
+import json
 import os
 import sys
 
@@ -161,3 +162,11 @@ def cost_ratio(need, base, cap, rng, draws=2000):
     boots = [b[i].sum() / n[i].sum() for i in (rng.integers(0, len(n), len(n))
                                                for _ in range(draws))]
     return float(b.sum() / n.sum()), [float(x) for x in np.percentile(boots, [5, 95])]
+
+
+def write_results(path, res, **fields):
+    """Write ``fields`` and, per "strategy/seed", the curve and the p99 force error of
+    ``res[(strategy, seed)] = (curve, p99)`` to the JSON file ``path``."""
+    with open(path, "w") as fh:
+        json.dump(dict(fields, curves={f"{s}/{k}": v[0] for (s, k), v in res.items()},
+                       p99={f"{s}/{k}": v[1] for (s, k), v in res.items()}), fh, indent=1)
